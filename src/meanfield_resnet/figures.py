@@ -1,0 +1,183 @@
+"""The data behind each figure, as datasets: what is drawn is exactly what is stored beside
+the figure (results/figures/fig<N>.nc). Built from the pipeline's datasets only; the
+plotting module draws these and computes nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from . import exact
+
+
+def _histogram(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts, _ = np.histogram(samples, bins=edges)
+    return counts / (samples.size * np.diff(edges))
+
+
+def density_snapshots(pde: xr.Dataset, particles: xr.Dataset | None, times, bins: int = 60,
+                      exact_law: tuple | None = None) -> xr.Dataset:
+    """1-D densities at the given times: PDE (cell centres), the particles' histogram on
+    ``bins`` bins over the PDE's box, and the exact cell averages when ``exact_law`` =
+    (kind, Distribution, activation, w, b[, K]) is given."""
+    out = []
+    for t in times:
+        p = pde.sel(time=t, method="nearest")
+        x, dens = p["x"].values, p["density"].values
+        dx = float(np.atleast_1d(p["dx"].values)[0])
+        edges = np.linspace(x[0] - dx / 2, x[-1] + dx / 2, bins + 1)
+        ds = xr.Dataset({"x": ("cell", x), "density": ("cell", dens)})
+        if particles is not None:
+            sample = particles["state"].sel(time=t, method="nearest").values[:, 0]
+            ds["particle_density"] = ("bin", _histogram(sample, edges))
+            ds["bin_edge"] = ("bin_edge_index", edges)
+        if exact_law is not None:
+            cells = np.concatenate([x - dx / 2, [x[-1] + dx / 2]])
+            ds["exact_density"] = ("cell", _exact_cells(exact_law, float(t), cells) / dx)
+        out.append(ds)
+    return xr.concat(out, dim="time").assign_coords(time=np.asarray(times, float))
+
+
+def _exact_cells(law: tuple, t: float, edges: np.ndarray) -> np.ndarray:
+    kind, initial, activation, w, b, *k = law
+    if kind == "vlasov":
+        return exact.cell_masses(initial, activation, w, b, t, edges)
+    return exact.ou_cell_masses(initial, w, b, k[0], t, edges)
+
+
+def density_2d_snapshots(pde: xr.Dataset, times) -> xr.Dataset:
+    """2-D densities at the given times with their cell centres."""
+    sel = pde.sel(time=list(times), method="nearest")
+    return xr.Dataset({"density": sel["density"], "x": sel["x"], "y": sel["y"]})
+
+
+def moments_panel(moments: dict[str, xr.Dataset], names) -> xr.Dataset:
+    """Selected moments of several experiments (first axis), by experiment and source."""
+    parts = []
+    for label, ds in moments.items():
+        sub = ds[list(names)].isel(axis=0).expand_dims(experiment=[label])
+        parts.append(sub)
+    return xr.concat(parts, dim="experiment")
+
+
+def trajectories(particles: xr.Dataset, vehicles: xr.Dataset, bins: int = 12) -> xr.Dataset:
+    """Fig. 3: histogram of the lengths and the trajectories of the data through the layers."""
+    lengths = vehicles["length"].values
+    edges = np.linspace(lengths.min(), lengths.max(), bins + 1)
+    counts, _ = np.histogram(lengths, bins=edges)
+    return xr.Dataset(
+        {
+            "count": ("bin", counts),
+            "bin_edge": ("bin_edge_index", edges),
+            "state": particles["state"].isel(axis=0),
+            "is_truck": ("particle", vehicles["is_truck"].values),
+        },
+        attrs={"threshold": vehicles.attrs["threshold"]},
+    )
+
+
+def regression_panels(regression: xr.Dataset) -> xr.Dataset:
+    """Fig. 5: the measurements, their numerical slopes and intercepts."""
+    return regression[["position", "value", "slope", "intercept"]]
+
+
+# ---------------------------------------------------------------------------------------
+# The figures of the paper: which pipeline datasets each one reads, and how its data and
+# drawing are made. The workflow reads this registry to wire the figure rules.
+
+
+def _fig1(inp, cfg):
+    ds = moments_panel({"b = 0": inp["moments"]["fig1_b0"],
+                        "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
+                       ["m0", "m1", "m2"])
+    return ds, ("moments", dict(names=["m0", "m1", "m2"],
+                                titles={"b = 0": "σ(x) = x, w = -1, b = 0",
+                                        "b = -m1(t)/m0(0)": "σ(x) = x, w = -1, b = -m1(t)/m0(0)"}))
+
+
+def _fig2(inp, cfg):
+    ds = moments_panel({"b = 0": inp["moments"]["fig1_b0"],
+                        "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
+                       ["energy", "variance"])
+    return ds, ("moments", dict(names=["energy", "variance"],
+                                titles={"b = 0": "energy and variance, b = 0",
+                                        "b = -m1(t)/m0(0)": "energy and variance, feedback b"}))
+
+
+def _fig3(inp, cfg):
+    return trajectories(inp["particles"]["fig3_vehicles"], inp["data"]["vehicles"]), (
+        "vehicles", {})
+
+
+def _snapshots(inp, cfg, name, title, xlabel="x"):
+    exp = cfg.experiments[name]
+    law = None
+    if exp.model == "vlasov" and exp.dimension == 1 and len(exp.segments) == 1 \
+            and exp.feedback is None and exp.initial["kind"] != "samples":
+        from .pipeline import initial_law
+
+        law = ("vlasov", initial_law(exp, inp["data"]), exp.activation, float(exp.weight[0, 0]),
+               float(exp.bias[0]))
+    if exp.model == "fokker_planck" and exp.diffusion["kind"] == "constant":
+        from .pipeline import initial_law
+
+        law = ("ou", initial_law(exp, inp["data"]), exp.activation, float(exp.weight[0, 0]),
+               float(exp.bias[0]), float(exp.diffusion["value"]))
+    ds = density_snapshots(inp["pde"][name], inp["particles"].get(name), exp.output_times,
+                           exact_law=law)
+    return ds, ("densities", dict(title=title, xlabel=xlabel))
+
+
+def _fig6(inp, cfg):
+    exp = cfg.experiments["fig6_regression_2d"]
+    return density_2d_snapshots(inp["pde"]["fig6_regression_2d"], exp.output_times), (
+        "densities_2d", dict(title="2-D mean-field model, W = diag(1, -1), b = (-1, 0)"))
+
+
+def _fig8(inp, cfg):
+    exp = cfg.experiments["fig8_novel_target"]
+    target = np.linalg.solve(exp.weight, -exp.bias)  # steady state W x + b = 0
+    ds = density_2d_snapshots(inp["pde"]["fig8_novel_target"], exp.output_times)
+    ds["target"] = ("axis", target)
+    return ds, ("densities_2d", dict(title="Updated weights and biases: novel target "
+                                     f"(slope, intercept) = ({target[0]:g}, {target[1]:g})",
+                                     marker=tuple(target)))
+
+
+def _fig10(inp, cfg):
+    parts = []
+    for name in FIGURES["fig10"]["pde"]:
+        p = inp["pde"][name]
+        parts.append(xr.Dataset({
+            "w1_to_target": p["w1_to_target"], "density": p["density"].isel(time=-1),
+            "target_density": p["target_density"], "x": p["x"].isel(time=-1, drop=True),
+        }).expand_dims(experiment=[name]))
+    return xr.concat(parts, dim="experiment", coords="minimal", compat="override"), (
+        "fitting", {})
+
+
+FIGURES = {
+    "fig1": dict(moments=["fig1_b0", "fig1_feedback"], build=_fig1),
+    "fig2": dict(moments=["fig1_b0", "fig1_feedback"], build=_fig2),
+    "fig3": dict(particles=["fig3_vehicles"], build=_fig3),
+    "fig4": dict(pde=["fig4_tanh"], particles=["fig4_tanh"],
+                 build=lambda i, c: _snapshots(i, c, "fig4_tanh",
+                                               "Mean-field solution, f0 = U[2,8], w = 1, b = -5")),
+    "fig5": dict(build=lambda i, c: (regression_panels(i["data"]["regression"]),
+                                     ("regression", {}))),
+    "fig6": dict(pde=["fig6_regression_2d"], build=_fig6),
+    "fig7": dict(pde=["fig7_regression_1d"], particles=["fig7_regression_1d"],
+                 build=lambda i, c: _snapshots(i, c, "fig7_regression_1d",
+                                               "1-D regression model, w = 1, b = -1", "slope")),
+    "fig8": dict(pde=["fig8_novel_target"], build=_fig8),
+    "fig9": dict(pde=["fig9_fokker_planck"], particles=["fig9_fokker_planck"],
+                 build=lambda i, c: _snapshots(i, c, "fig9_fokker_planck",
+                                               "Fokker-Planck model, σ = id, w = -1, b = 0, K = 1")),
+    "fig10": dict(pde=["fit_uniform", "fit_gaussian", "fit_vehicles"], build=_fig10),
+}
+
+
+def build(name: str, inputs: dict, config) -> tuple[xr.Dataset, tuple[str, dict]]:
+    """Figure dataset and (plotting function name, keyword arguments) of figure ``name``."""
+    return FIGURES[name]["build"](inputs, config)

@@ -1,0 +1,128 @@
+"""The on-disk schema: every dataset the workflow writes is built, described and written here.
+
+Every variable carries ``long_name`` and ``units`` (from :data:`VARIABLES`); every file carries
+``title``, ``source`` (package and version), ``history``, ``references`` (the paper's DOI),
+the experiment's configuration as sorted JSON and its seed. Files are written under a
+temporary name in the target folder and renamed, so an interrupted job never leaves a file
+that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import PAPER_DOI, __version__
+
+# name: (long_name, units); lengths are in the data's own unit ("1" for dimensionless)
+VARIABLES = {
+    "time": ("time (network depth t = k dt)", "1"),
+    "axis": ("data component", "1"),
+    "length": ("vehicle length", "m"),
+    "is_truck": ("class: 1 truck (length > threshold), 0 car", "1"),
+    "example_length": ("length of Table 1's example vehicle", "m"),
+    "example_is_truck": ("class of Table 1's example vehicle", "1"),
+    "position": ("measurement position x", "1"),
+    "value": ("measured value y", "1"),
+    "slope": ("numerical slope y/x of a measurement", "1"),
+    "intercept": ("numerical intercept y - x of a measurement", "1"),
+    "state": ("state x_i(t) of datum i in the network", "1"),
+    "density": ("probability density f(t, x) (cell average)", "1/length^d"),
+    "x": ("cell centre, first component", "1"),
+    "y": ("cell centre, second component", "1"),
+    "dx": ("cell width, first component", "1"),
+    "dy": ("cell width, second component", "1"),
+    "lower": ("lower edge of the grid box per component", "1"),
+    "upper": ("upper edge of the grid box per component", "1"),
+    "mass": ("total mass sum(density * cell volume)", "1"),
+    "min_density": ("smallest density value", "1/length^d"),
+    "steps": ("time steps taken since t = 0", "1"),
+    "diffusion": ("diffusion K(x) at the cell centre", "1"),
+    "target_density": ("target density g(x) (cell average)", "1/length^d"),
+    "w1_to_target": ("Wasserstein-1 distance to the target law", "1"),
+    "m0": ("zeroth moment m_0", "1"),
+    "m1": ("first moment m_1", "1"),
+    "m2": ("second moment m_2", "1"),
+    "mean": ("mean m_1/m_0", "1"),
+    "variance": ("variance m_2/m_0 - mean^2", "1"),
+    "energy": ("energy m_2/m_0 (second moment)", "1"),
+    "standard_error": ("Monte-Carlo standard error of the particle estimate", "1"),
+    "source": ("where the moments come from: pde, particles or exact", "1"),
+    "moment": ("moment name", "1"),
+    "predicted_is_truck": ("network's class: 1 when the final state is above the threshold", "1"),
+    "final_state": ("state of the datum after the last layer", "1"),
+    "count": ("histogram count", "1"),
+    "bin_edge": ("histogram bin edge", "1"),
+    "particle_density": ("histogram density of the network's particles", "1/length^d"),
+    "exact_density": ("exact density (cell average)", "1/length^d"),
+    "experiment": ("experiment name", "1"),
+    "target": ("target point of the flow (steady state)", "1"),
+}
+
+
+def describe(ds: xr.Dataset) -> xr.Dataset:
+    """Attach long_name and units to every variable and coordinate (error if one is unknown)."""
+    for name in list(ds.variables):
+        base = str(name).split("__")[0]
+        if base not in VARIABLES:
+            raise KeyError(f"variable {name!r} has no entry in io.VARIABLES (long_name, units)")
+        long_name, units = VARIABLES[base]
+        ds[name].attrs.setdefault("long_name", long_name)
+        ds[name].attrs.setdefault("units", units)
+    return ds
+
+
+def provenance(ds: xr.Dataset, title: str, config: dict | None = None, seed=None,
+               **extra) -> xr.Dataset:
+    """Global attributes: title, source, history, references, config JSON, seed and extras."""
+    ds.attrs.update(
+        title=title,
+        source=f"meanfield_resnet {__version__}",
+        history=f"written by meanfield_resnet {__version__}",
+        references=f"doi:{PAPER_DOI}",
+        Conventions="CF-1.8",
+    )
+    if config is not None:
+        ds.attrs["config"] = json.dumps(config, sort_keys=True)
+    if seed is not None:
+        ds.attrs["seed"] = json.dumps(seed)
+    for key, value in extra.items():
+        ds.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+    return ds
+
+
+def write(ds: xr.Dataset, path) -> None:
+    """Describe and write ``ds`` to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    describe(ds)
+    for name, var in ds.data_vars.items():
+        if var.dtype.kind == "f" and not np.all(np.isfinite(var.values)):
+            raise FloatingPointError(f"refusing to write {path}: {name} has NaN or Inf")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read(path) -> xr.Dataset:
+    """Load a dataset eagerly (the file is closed on return)."""
+    return xr.load_dataset(path, engine="netcdf4")
+
+
+def write_text(text: str, path) -> None:
+    """Write a text artefact atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,115 @@
+"""The residual network itself: data as particles pushed through the layers.
+
+Deterministic ResNet (explicit Euler of the neural ODE dx/dt = σ(W x + b)):
+
+    x_i^{k+1} = x_i^k + dt σ(W^k x_i^k + b^k),   dt = T / L,
+
+with W^k, b^k piecewise constant in time, or the feedback bias b^k = β m_1^k / m_0 (the data
+interact through their mean). Stochastic ResNet (Euler-Maruyama of dX = σ(WX+b)dt + √(2K(X))dB):
+
+    x_i^{k+1} = x_i^k + dt σ(W^k x_i^k + b^k) + √(2 dt K(x_i^k)) ξ_i^k,   ξ ~ N(0, I).
+
+The normal numbers come from numpy's Generator, layer by layer, outside the kernels, so the
+result does not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+from .activations import activation_code, sigma
+from .diffusion import Diffusion, evaluate
+
+BLOCK = 256  # particles per tile: the layer loop runs inside a tile (vectorises, stays in cache)
+
+
+@jit
+def _drift(code, weight, bias, x, i, out):
+    """out = σ(W x_i + b) for particle i (d = 1 or 2)."""
+    d = x.shape[1]
+    for r in range(d):
+        y = bias[r]
+        for c in range(d):
+            y += weight[r, c] * x[i, c]
+        out[r] = sigma(code, y)
+
+
+@jit(parallel=True)
+def advance_deterministic(x, code, weights, biases, dt, k0, k1):
+    """Layers k0..k1-1 of the deterministic ResNet on x (M, d), in place, tiled."""
+    m, d = x.shape
+    nblocks = (m + BLOCK - 1) // BLOCK
+    for blk in prange(nblocks):
+        v = np.empty(d)
+        stop = min(m, (blk + 1) * BLOCK)
+        for k in range(k0, k1):
+            for i in range(blk * BLOCK, stop):
+                _drift(code, weights[k], biases[k], x, i, v)
+                for r in range(d):
+                    x[i, r] += dt * v[r]
+
+
+@jit(parallel=True)
+def advance_layer(x, code, weight, bias, dt, noise, kind, values, x0, dx):
+    """One layer on x (M, d), in place; ``noise`` (M, d) standard normals, or shape (0, d) for
+    none. Diffusion K is evaluated per component (isotropic noise)."""
+    m, d = x.shape
+    stochastic = noise.shape[0] == m
+    for i in prange(m):
+        v = np.empty(d)
+        _drift(code, weight, bias, x, i, v)
+        for r in range(d):
+            step = dt * v[r]
+            if stochastic:
+                k = evaluate(x[i, r], kind, values, x0, dx)
+                step += math.sqrt(2.0 * dt * max(k, 0.0)) * noise[i, r]
+            x[i, r] += step
+
+
+def layer_parameters(segments, layers: int, final_time: float) -> tuple[np.ndarray, np.ndarray]:
+    """W^k (L, d, d) and b^k (L, d) from piecewise constant segments, sampled at t_k = k dt."""
+    t = np.arange(layers) * (final_time / layers)
+    index = np.searchsorted([s.until for s in segments], t, side="right")
+    index = np.minimum(index, len(segments) - 1)
+    weights = np.stack([segments[j].weight for j in index])
+    biases = np.stack([segments[j].bias for j in index])
+    return weights, biases
+
+
+def simulate(x0: np.ndarray, activation: str, segments, final_time: float, layers: int,
+             record_layers: np.ndarray, feedback: float | None = None,
+             diffusion: Diffusion | None = None, rng: np.random.Generator | None = None,
+             log=None) -> np.ndarray:
+    """Push the data x0 (M, d) through L layers; return the states at ``record_layers``
+    (sorted layer indices in 0..L), shape (len(record_layers), M, d)."""
+    x = np.array(x0, dtype=float, order="C", copy=True)
+    m, d = x.shape
+    code = activation_code(activation)
+    dt = final_time / layers
+    weights, biases = layer_parameters(segments, layers, final_time)
+    per_layer = feedback is not None or diffusion is not None
+    if diffusion is not None and rng is None:
+        raise ValueError("the stochastic network needs a random generator")
+    kargs = diffusion.args if diffusion is not None else (0, np.zeros(1), 0.0, 1.0)
+    no_noise = np.empty((0, d))
+    out = np.empty((len(record_layers), m, d))
+    k = 0
+    for j, target in enumerate(record_layers):
+        if not per_layer:
+            advance_deterministic(x, code, weights, biases, dt, k, target)
+            k = target
+        while k < target:
+            bias = feedback * x.mean(axis=0) if feedback is not None else biases[k]
+            noise = rng.standard_normal((m, d)) if diffusion is not None else no_noise
+            advance_layer(x, code, weights[k], bias, dt, noise, *kargs)
+            k += 1
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError(f"network state not finite at layer {k} (t = {k * dt:g})")
+        out[j] = x
+        if log is not None:
+            log(f"layer {k}/{layers} (t = {k * dt:g})")
+    return out

@@ -1,0 +1,268 @@
+"""One function per workflow stage: validated settings and datasets in, a dataset out.
+
+The Snakemake scripts are thin wrappers around these functions, so every stage can also be
+run (and tested) from Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from . import datasets, diffusion, distributions, exact, io, network, vlasov
+from . import fokker_planck
+from .moments import NAMES, grid_moments, particle_moments, particle_standard_errors
+from .settings import Config, Experiment
+
+
+def vehicles_dataset(config: Config) -> xr.Dataset:
+    """Fig. 3 / Table 1 data: vehicle lengths with classes."""
+    spec = config.data["vehicles"]
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+    ds = datasets.vehicles(rng, **spec)
+    return io.provenance(ds, "Vehicle lengths (Fig. 3, Table 1)", spec, config.seed)
+
+
+def regression_dataset(config: Config) -> xr.Dataset:
+    """Fig. 5 data: noisy measurements of a line, numerical slopes and intercepts."""
+    spec = config.data["regression"]
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
+    ds = datasets.regression(rng, **spec)
+    return io.provenance(ds, "Regression measurements (Fig. 5)", spec, config.seed)
+
+
+def _law(spec: dict, dimension: int, data: dict[str, xr.Dataset]):
+    samples = None
+    if spec["kind"] == "samples":
+        samples = datasets.source_samples(spec["source"], data)
+    return distributions.from_spec(spec, dimension, samples)
+
+
+def initial_law(exp: Experiment, data: dict[str, xr.Dataset]) -> distributions.Distribution:
+    """The experiment's initial distribution f_0."""
+    return _law(exp.initial, exp.dimension, data)
+
+
+def diffusion_and_bias(exp: Experiment, data) -> tuple[diffusion.Diffusion | None, tuple]:
+    """K(x) of the experiment and its (W, b) segments (b derived when fitting a target)."""
+    target = None
+    if exp.fits_target:
+        target = _law(exp.diffusion["target"], 1, data)
+    k, bias = diffusion.from_spec(exp.diffusion, target, float(exp.weight[0, 0]))
+    segments = exp.segments
+    if bias is not None:
+        s = segments[0]
+        segments = (type(s)(s.start, s.until, s.weight, np.array([bias])),)
+    return k, segments
+
+
+def particles_dataset(config: Config, exp: Experiment, data: dict[str, xr.Dataset],
+                      log=None) -> xr.Dataset:
+    """Push the data through the (stochastic) ResNet; states at the output times or layers."""
+    spec = exp.particles
+    seeds = exp.seed_sequence(config.seed, "particles")
+    rng = np.random.default_rng(seeds)
+    law = initial_law(exp, data)
+    if spec["count"] == "data":
+        if law.kind != "samples":
+            raise ValueError(f"experiment {exp.name}: particles.count 'data' needs samples")
+        x0 = law.samples.copy()
+    else:
+        x0 = law.sample(rng, spec["count"])
+    layers = spec["layers"]
+    dt = exp.final_time / layers
+    if spec["record_every_layer"]:
+        record = np.arange(layers + 1)
+    else:
+        record = np.round(exp.output_times / dt).astype(int)
+    k, segments = diffusion_and_bias(exp, data)
+    states = network.simulate(x0, exp.activation, segments, exp.final_time, layers, record,
+                              feedback=exp.feedback, diffusion=k, rng=rng, log=log)
+    ds = xr.Dataset(
+        {"state": (("time", "particle", "axis"), states)},
+        coords={"time": record * dt, "axis": np.arange(exp.dimension)},
+    )
+    kind = "stochastic ResNet (Euler-Maruyama)" if k is not None else "ResNet (explicit Euler)"
+    return io.provenance(ds, f"{kind}: experiment {exp.name}", exp.raw, config.seed,
+                         experiment=exp.name, layer_step=dt, layers=layers)
+
+
+def _frame(exp: Experiment, law) -> vlasov.Frame:
+    pde = exp.pde
+    cells = tuple(np.atleast_1d(pde["cells"]).tolist())
+    box = np.asarray(pde["domain"], dtype=float) if "domain" in pde else law.support()
+    if pde["frame"] == "fixed" and "domain" not in pde:
+        box = _swept_box(exp, box, cells)
+    return vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), cells, pde["frame"] == "moving")
+
+
+def _swept_box(exp: Experiment, box: np.ndarray, cells) -> np.ndarray:
+    """Hull of the initial box moved with the flow up to the final time, plus 5 %."""
+    probe = vlasov.VlasovProblem(exp.activation, exp.segments, exp.feedback,
+                                 vlasov.Frame(box[:, 0], box[:, 1], (8,) * len(cells)))
+    empty = np.full((8,) * len(cells), 0.0)
+    empty.flat[0] = 1.0
+    sol = vlasov.solve(probe, empty, [exp.final_time])
+    lo = np.minimum(box[:, 0], sol.lower[-1])
+    hi = np.maximum(box[:, 1], sol.upper[-1])
+    pad = 0.05 * (hi - lo)
+    return np.stack([lo - pad, hi + pad], axis=1)
+
+
+def pde_dataset(config: Config, exp: Experiment, data: dict[str, xr.Dataset],
+                log=None) -> xr.Dataset:
+    """Solve the experiment's mean-field PDE (Vlasov or Fokker-Planck)."""
+    if exp.model == "fokker_planck":
+        return _fokker_planck_dataset(config, exp, data, log)
+    law = initial_law(exp, data)
+    frame = _frame(exp, law)
+    masses = law.cell_probabilities([frame.edges(r) for r in range(exp.dimension)])
+    problem = vlasov.VlasovProblem(exp.activation, exp.segments, exp.feedback, frame,
+                                   cfl=exp.pde["cfl"], frame_step=exp.pde["frame_step"],
+                                   mass_tolerance=exp.pde["mass_tolerance"])
+    sol = vlasov.solve(problem, masses, exp.output_times, log=log)
+    dims = ("cell",) if exp.dimension == 1 else ("cell_x", "cell_y")
+    ds = xr.Dataset(
+        {
+            "density": (("time", *dims), sol.density),
+            "lower": (("time", "axis"), sol.lower),
+            "upper": (("time", "axis"), sol.upper),
+            "mass": ("time", sol.mass),
+            "min_density": ("time", sol.min_density),
+            "steps": ("time", sol.steps),
+        },
+        coords={"time": sol.times, "axis": np.arange(exp.dimension)},
+    )
+    for r, (name, dim) in enumerate(zip(("x", "y"), dims, strict=False)):
+        width = sol.upper[:, r] - sol.lower[:, r]
+        ds.coords[name] = (("time", dim), sol.lower[:, r, None]
+                           + width[:, None] * sol.reference_centres[r][None, :])
+        ds["d" + name] = ("time", width / frame.cells[r])
+    return io.provenance(
+        ds, f"Mean-field Vlasov solution: experiment {exp.name}", exp.raw, config.seed,
+        experiment=exp.name, scheme="finite volume, WENO5-Z + Hu-Adams-Shu positivity limiter, "
+        "SSP-RK3, grid moving with the flow" if frame.moving else "finite volume, WENO5-Z + "
+        "positivity limiter, SSP-RK3, fixed grid", cfl=exp.pde["cfl"],
+        integration="mass = sum(density) * dx (* dy) at each time; cell centres x(time, cell)",
+    )
+
+
+def _fokker_planck_dataset(config, exp, data, log):
+    law = initial_law(exp, data)
+    k, segments = diffusion_and_bias(exp, data)
+    box = np.asarray(exp.pde["domain"], float)[0] if "domain" in exp.pde else None
+    target = _law(exp.diffusion["target"], 1, data) if exp.fits_target else None
+    sol = fokker_planck.solve_experiment(
+        law, exp.activation, float(exp.weight[0, 0]), float(segments[0].bias[0]), k,
+        exp.output_times, exp.pde, box, target, log=log)
+    ds = xr.Dataset(
+        {
+            "density": (("time", "cell"), sol.density),
+            "mass": ("time", sol.mass),
+            "min_density": ("time", sol.min_density),
+            "steps": ("time", sol.steps),
+            "diffusion": ("cell", k(sol.centres)),
+            "dx": ("time", np.full(sol.times.size, sol.dx)),
+        },
+        coords={"time": sol.times,
+                "x": (("time", "cell"), np.broadcast_to(sol.centres, sol.density.shape))},
+    )
+    if target is not None:
+        ds["target_density"] = ("cell", sol.target_density)
+        ds["w1_to_target"] = ("time", sol.w1_to_target)
+    return io.provenance(
+        ds, f"Fokker-Planck solution: experiment {exp.name}", exp.raw, config.seed,
+        experiment=exp.name, bias=float(segments[0].bias[0]),
+        scheme=f"finite volume, Scharfetter-Gummel flux, theta = {exp.pde['theta']}",
+        integration="mass = sum(density) * dx",
+    )
+
+
+def _pde_marginals(pde: xr.Dataset, dimension: int):
+    """(density, edges) per axis of the PDE solution, marginalised in 2-D."""
+    out = []
+    for r, name in enumerate(("x", "y")[:dimension]):
+        centres = pde[name].values
+        width = np.broadcast_to(np.atleast_1d(pde["d" + name].values), centres.shape[:-1])
+        edges = np.concatenate([centres - 0.5 * width[..., None],
+                                centres[..., -1:] + 0.5 * width[..., None]], axis=-1)
+        dens = pde["density"].values
+        if dimension == 2:
+            other = pde["d" + ("y", "x")[r]].values[:, None]
+            dens = dens.sum(axis=2 - r) * other
+        out.append((dens, np.broadcast_to(edges, dens.shape[:-1] + (dens.shape[-1] + 1,))))
+    return out
+
+
+def moments_dataset(config: Config, exp: Experiment, data, particles: xr.Dataset | None,
+                    pde: xr.Dataset | None) -> xr.Dataset:
+    """Moments over time from the PDE, the particles and (where known) exactly, per axis."""
+    times = exp.output_times
+    sources, values = [], []
+    if pde is not None:
+        per_axis = [grid_moments(d, e) for d, e in _pde_marginals(pde, exp.dimension)]
+        sources.append("pde")
+        values.append(np.stack([[m[n] for m in per_axis] for n in NAMES]))
+    errors = None
+    if particles is not None:
+        x = particles["state"].sel(time=times, method="nearest").values  # (time, M, d)
+        x = np.moveaxis(x, 1, -1)  # (time, d, M)
+        pm, se = particle_moments(x), particle_standard_errors(x)
+        sources.append("particles")
+        values.append(np.stack([pm[n].T for n in NAMES]))
+        errors = np.stack([se[n].T for n in NAMES])
+    ex = exact_moments(exp, data, times)
+    if ex is not None:
+        sources.append("exact")
+        values.append(np.stack([ex[n] for n in NAMES])[:, None, :])
+    ds = xr.Dataset(
+        {name: (("source", "axis", "time"), np.stack([v[i] for v in values]))
+         for i, name in enumerate(NAMES)},
+        coords={"source": sources, "axis": np.arange(exp.dimension), "time": times},
+    )
+    if errors is not None:
+        ds["standard_error"] = (("moment", "axis", "time"), errors)
+        ds.coords["moment"] = list(NAMES)
+    return io.provenance(ds, f"Moments: experiment {exp.name}", exp.raw, config.seed,
+                         experiment=exp.name)
+
+
+def exact_moments(exp: Experiment, data, times) -> dict | None:
+    """Exact moments where MODEL.md §3 has them: 1-D identity activation, constant (W, b) or
+    feedback bias (Vlasov), constant K (Fokker-Planck, Ornstein-Uhlenbeck)."""
+    if exp.dimension != 1 or exp.activation != "identity" or len(exp.segments) > 1:
+        return None
+    law = initial_law(exp, data)
+    k, segments = diffusion_and_bias(exp, data)
+    w, b = float(exp.weight[0, 0]), float(segments[0].bias[0])
+    mean0, var0 = float(law.mean()[0]), float(law.variance()[0])
+    if k is None:
+        return exact.identity_moments(mean0, var0, w, b, times, feedback=exp.feedback)
+    if k.kind == diffusion.POLYNOMIAL and k.values.size == 1:
+        return exact.ou_moments(mean0, var0, w, b, float(k.values[0]), times)
+    return None
+
+
+def classification_table(exp: Experiment, vehicles: xr.Dataset, particles: xr.Dataset
+                         ) -> tuple[str, str, float]:
+    """Table 1: example lengths, class, the network's output and class (the side of the
+    threshold the datum ends on), and the accuracy on all vehicles of the particle run.
+    Returns (csv, markdown, accuracy)."""
+    import pandas as pd
+
+    threshold = vehicles.attrs["threshold"]
+    final = particles["state"].isel(time=-1, axis=0).values
+    accuracy = float(((final > threshold).astype(int) == vehicles["is_truck"].values).mean())
+    layers = int(particles.attrs["layers"])
+    examples = vehicles["example_length"].values
+    out = network.simulate(examples[:, None], exp.activation, exp.segments, exp.final_time,
+                           layers, np.array([layers]), feedback=exp.feedback)[-1, :, 0]
+    table = pd.DataFrame({
+        "length_m": examples,
+        "class": np.where(vehicles["example_is_truck"].values == 1, "truck", "car"),
+        "network_output": out,
+        "predicted_class": np.where(out > threshold, "truck", "car"),
+    })
+    footer = f"Accuracy of the network on all {final.size} vehicles: {accuracy:.3f}"
+    md = table.to_markdown(index=False, floatfmt=".4g") + f"\n\n{footer}\n"
+    return table.to_csv(index=False, float_format="%.6g"), md, accuracy

@@ -1,0 +1,124 @@
+"""One seaborn theme and one function per figure: a figure dataset in, a matplotlib figure
+out. Nothing here computes science; every number drawn is in the dataset."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+
+SOURCE_STYLE = {"pde": dict(lw=2.0), "exact": dict(ls="--", lw=1.5, color="k"),
+                "particles": dict(ls="", marker="o", ms=3)}
+
+
+def theme() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.4):
+    theme()
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), constrained_layout=True)
+    return fig, np.atleast_1d(axes)
+
+
+def moments(ds: xr.Dataset, names, titles: dict[str, str]):
+    """Figs. 1 and 2: moments against time per experiment; PDE lines, exact dashed,
+    particle markers."""
+    fig, axes = _panels(ds.sizes["experiment"])
+    colors = dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
+    for ax, label in zip(axes, ds.experiment.values, strict=True):
+        sub = ds.sel(experiment=label)
+        for name in names:
+            for source in sub.source.values:
+                style = dict(SOURCE_STYLE[str(source)])
+                style.setdefault("color", colors[name])
+                lab = name if source == "pde" else None
+                ax.plot(sub.time, sub[name].sel(source=source), label=lab, **style)
+        ax.set(title=titles[str(label)], xlabel="t", yscale="symlog")
+        ax.legend(title="PDE (line), exact (--), particles (o)", fontsize=8)
+    return fig
+
+
+def densities(ds: xr.Dataset, title: str, xlabel: str = "x"):
+    """Figs. 4, 7, 9: PDE density at several times, particle histogram and exact overlay."""
+    fig, axes = _panels(ds.sizes["time"])
+    for ax, t in zip(axes, ds.time.values, strict=True):
+        sub = ds.sel(time=t)
+        ax.plot(sub.x, sub.density, lw=2, label="PDE")
+        if "exact_density" in sub:
+            ax.plot(sub.x, sub.exact_density, "k--", lw=1.2, label="exact")
+        if "particle_density" in sub:
+            ax.stairs(sub.particle_density.values, sub.bin_edge.values, color="C1", alpha=0.8,
+                      label="network (particles)")
+        ax.set(title=f"t = {t:g}", xlabel=xlabel, ylabel="density")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def densities_2d(ds: xr.Dataset, title: str, marker=None):
+    """Figs. 6, 8: 2-D densities on (slope, intercept) at several times."""
+    fig, axes = _panels(ds.sizes["time"], 4.0, 3.6)
+    for ax, t in zip(axes, ds.time.values, strict=True):
+        sub = ds.sel(time=t)
+        mesh = ax.pcolormesh(sub.x.values, sub.y.values, sub.density.values.T, cmap="viridis",
+                             shading="nearest")
+        fig.colorbar(mesh, ax=ax, label="density")
+        if marker is not None:
+            ax.plot(*marker, "r+", ms=12, mew=2, label="target")
+            ax.legend(fontsize=8)
+        ax.set(title=f"t = {t:g}", xlabel="slope", ylabel="intercept")
+    fig.suptitle(title)
+    return fig
+
+
+def vehicles(ds: xr.Dataset):
+    """Fig. 3: histogram of the lengths; trajectories through the layers, coloured by class."""
+    fig, (left, right) = _panels(2)
+    left.stairs(ds["count"].values, ds["bin_edge"].values, fill=True, alpha=0.7)
+    left.set(xlabel="vehicle length (m)", ylabel="count", title="measured lengths")
+    for i in range(ds.sizes["particle"]):
+        color = "C3" if ds.is_truck.values[i] else "C0"
+        right.plot(ds.time, ds.state.isel(particle=i), color=color, lw=0.8)
+    right.axhline(ds.attrs["threshold"], color="k", ls=":", lw=1)
+    right.plot([], [], color="C0", label="car")
+    right.plot([], [], color="C3", label="truck")
+    right.set(xlabel="t (layer k · dt)", ylabel="state x(t)", title="trajectories")
+    right.legend(fontsize=8)
+    return fig
+
+
+def regression(ds: xr.Dataset):
+    """Fig. 5: measurements, numerical slopes, numerical intercepts."""
+    fig, axes = _panels(3)
+    axes[0].plot(ds.position, ds.value, ".", ms=2, alpha=0.4)
+    axes[0].set(xlabel="x", ylabel="y", title="measurements")
+    for ax, name in zip(axes[1:], ("slope", "intercept"), strict=True):
+        ax.plot(np.arange(ds.sizes["measurement"]), ds[name], ".", ms=2, alpha=0.4)
+        ax.set(xlabel="measurement", ylabel=name, title=f"numerical {name}s")
+    return fig
+
+
+def fitting(ds: xr.Dataset):
+    """W1 distance to the target law over time for each fitted target."""
+    fig, axes = _panels(2)
+    for label in ds.experiment.values:
+        sub = ds.sel(experiment=label)
+        axes[0].semilogy(sub.time, sub.w1_to_target, marker="o", label=str(label))
+        axes[1].plot(sub.x, sub.density, label=f"{label}: final")
+        axes[1].plot(sub.x, sub.target_density, "k--", lw=1)
+    axes[0].set(xlabel="t", ylabel="W1(f(t), target)", title="distance to the target")
+    axes[1].set(xlabel="x", ylabel="density", title="final density (target dashed)")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    return fig
+
+
+def save(fig, png: str, pdf: str) -> None:
+    fig.savefig(png, dpi=150)
+    fig.savefig(pdf)
+    plt.close(fig)

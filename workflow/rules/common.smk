@@ -1,0 +1,49 @@
+# Validation, wildcard constraints and input functions. No rules here.
+from pathlib import Path
+
+import meanfield_resnet
+from meanfield_resnet.figures import FIGURES
+from meanfield_resnet.settings import validate_config
+
+# Stops the run before any job with a message naming the offending key.
+SETTINGS = validate_config(config)
+
+PARTICLE_EXPERIMENTS = SETTINGS.experiments_with("particles")
+PDE_EXPERIMENTS = SETTINGS.experiments_with("pde")
+MOMENT_EXPERIMENTS = sorted(set(PARTICLE_EXPERIMENTS) | set(PDE_EXPERIMENTS))
+FIGURE_NAMES = list(FIGURES)
+PACKAGE = Path(meanfield_resnet.__file__).parent
+
+
+wildcard_constraints:
+    experiment="|".join(sorted(SETTINGS.experiments)),
+    figure="|".join(FIGURE_NAMES),
+
+
+def package_sources(*modules):
+    """Package modules as inputs, so that changed numerics rerun the jobs that use them."""
+    return [str(PACKAGE / f"{m}.py") for m in modules]
+
+
+DATA = ["results/data/vehicles.nc", "results/data/regression.nc"]
+
+
+def get_moment_inputs(wildcards):
+    inputs = {"data": DATA}
+    if wildcards.experiment in PARTICLE_EXPERIMENTS:
+        inputs["particles"] = f"results/particles/{wildcards.experiment}.nc"
+    if wildcards.experiment in PDE_EXPERIMENTS:
+        inputs["pde"] = f"results/pde/{wildcards.experiment}.nc"
+    return inputs
+
+
+def get_figure_inputs(wildcards):
+    spec = FIGURES[wildcards.figure]
+    inputs = {"data": DATA}
+    for stage in ("particles", "pde", "moments"):
+        inputs[stage] = [f"results/{stage}/{e}.nc" for e in spec.get(stage, [])]
+    return inputs
+
+
+def caption(name):
+    return f"../report/{name}.rst"

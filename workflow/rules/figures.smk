@@ -1,0 +1,33 @@
+rule figure:
+    output:
+        png=report(
+            "results/figures/{figure}.png",
+            caption="../report/{figure}.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/{figure}.pdf",
+        data="results/figures/{figure}.nc",
+    input:
+        unpack(get_figure_inputs),
+        code=package_sources("figures", "plotting"),
+    log:
+        "results/logs/figures/{figure}.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule table1:
+    output:
+        csv=report(
+            "results/tables/table1.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        md="results/tables/table1.md",
+    input:
+        vehicles="results/data/vehicles.nc",
+        particles="results/particles/fig3_vehicles.nc",
+    log:
+        "results/logs/tables/table1.log",
+    script:
+        "../scripts/table1.py"

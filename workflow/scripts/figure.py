@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from meanfield_resnet import figures, io, jobs, plotting
+
+log, settings = jobs.start(snakemake)  # noqa: F821
+inp, out = snakemake.input, snakemake.output  # noqa: F821
+inputs = {"data": jobs.load_data(inp.data)}
+for stage in ("particles", "pde", "moments"):
+    inputs[stage] = {Path(p).stem: io.read(p) for p in inp[stage]}
+ds, (draw, options) = figures.build(snakemake.wildcards.figure, inputs, settings)  # noqa: F821
+io.write(io.provenance(ds, f"Data of {snakemake.wildcards.figure}"), out.data)  # noqa: F821
+plotting.save(getattr(plotting, draw)(io.read(out.data), **options), out.png, out.pdf)
+log.info("wrote %s", list(out))
