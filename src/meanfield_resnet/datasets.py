@@ -13,8 +13,14 @@ import numpy as np
 import xarray as xr
 
 
-def vehicles(rng: np.random.Generator, count: int, length_min: float, length_max: float,
-             threshold: float, examples: list[float]) -> xr.Dataset:
+def vehicles(
+    rng: np.random.Generator,
+    count: int,
+    length_min: float,
+    length_max: float,
+    threshold: float,
+    examples: list[float],
+) -> xr.Dataset:
     """Vehicle lengths and classes (1 = truck, 0 = car), plus Table 1's example rows."""
     length = rng.uniform(length_min, length_max, count)
     example = np.asarray(examples, dtype=float)
@@ -29,9 +35,16 @@ def vehicles(rng: np.random.Generator, count: int, length_min: float, length_max
     )
 
 
-def regression(rng: np.random.Generator, position_min: float, position_max: float,
-               positions: int, repeats: int, noise_std: float, slope: float,
-               intercept: float) -> xr.Dataset:
+def regression(
+    rng: np.random.Generator,
+    position_min: float,
+    position_max: float,
+    positions: int,
+    repeats: int,
+    noise_std: float,
+    slope: float,
+    intercept: float,
+) -> xr.Dataset:
     """Noisy measurements of a line and the per-measurement slopes and intercepts."""
     x = np.repeat(np.linspace(position_min, position_max, positions), repeats)
     y = slope * x + intercept + noise_std * rng.standard_normal(x.size)

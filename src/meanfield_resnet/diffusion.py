@@ -96,8 +96,9 @@ def fit_target(target: Distribution, weight: float, points: int = 4097) -> tuple
     return Diffusion(TABLE, k, x0=float(a1), dx=float(x[1] - x[0])), bias
 
 
-def from_spec(spec: dict | None, target: Distribution | None = None,
-              weight: float = -1.0) -> tuple[Diffusion | None, float | None]:
+def from_spec(
+    spec: dict | None, target: Distribution | None = None, weight: float = -1.0
+) -> tuple[Diffusion | None, float | None]:
     """Diffusion (and the derived bias for ``fit_target``) from a validated config entry."""
     if spec is None:
         return None, None

@@ -58,8 +58,10 @@ class Distribution:
         if self.kind == "uniform":
             return np.stack([self.low, self.high], axis=1)
         if self.kind == "gaussian":
-            return np.stack([self.mean_ - self.truncate * self.std,
-                             self.mean_ + self.truncate * self.std], axis=1)
+            return np.stack(
+                [self.mean_ - self.truncate * self.std, self.mean_ + self.truncate * self.std],
+                axis=1,
+            )
         pad = 8.0 * self.bandwidth if self.smoothing == "kde" else 0.0
         lo, hi = self.samples.min(axis=0) - pad, self.samples.max(axis=0) + pad
         if self.smoothing == "histogram":
@@ -139,12 +141,20 @@ def from_spec(spec: dict, dimension: int, samples: np.ndarray | None = None) -> 
     if spec["kind"] == "uniform":
         return Distribution("uniform", low=vec(spec["low"]), high=vec(spec["high"]))
     if spec["kind"] == "gaussian":
-        return Distribution("gaussian", mean_=vec(spec["mean"]), std=vec(spec["std"]),
-                            truncate=float(spec.get("truncate", 8.0)))
+        return Distribution(
+            "gaussian",
+            mean_=vec(spec["mean"]),
+            std=vec(spec["std"]),
+            truncate=float(spec.get("truncate", 8.0)),
+        )
     if samples is None:
         raise ValueError(f"distribution from {spec['source']!r} needs its data set")
     samples = np.asarray(samples, dtype=float).reshape(len(samples), dimension)
     if not np.all(np.isfinite(samples)):
         raise ValueError(f"data source {spec['source']!r} contains NaN or Inf")
-    return Distribution("samples", samples=samples, smoothing=spec.get("smoothing", "kde"),
-                        bandwidth=scott_bandwidth(samples, spec.get("bandwidth", 1.0)))
+    return Distribution(
+        "samples",
+        samples=samples,
+        smoothing=spec.get("smoothing", "kde"),
+        bandwidth=scott_bandwidth(samples, spec.get("bandwidth", 1.0)),
+    )

@@ -53,15 +53,17 @@ def _lambertw_of_exp(L):
     return out
 
 
-def cell_masses(initial: Distribution, activation: str, w: float, b: float, t: float,
-                edges: np.ndarray) -> np.ndarray:
+def cell_masses(
+    initial: Distribution, activation: str, w: float, b: float, t: float, edges: np.ndarray
+) -> np.ndarray:
     """Exact mass of each cell [e_i, e_{i+1}] of the 1-D Vlasov solution at time t."""
     back = characteristic(activation, w, b, edges, -t)
     return initial.axis_cdf_weights(0, back).sum(axis=0)
 
 
-def density(initial: Distribution, activation: str, w: float, b: float, t: float,
-            x: np.ndarray) -> np.ndarray:
+def density(
+    initial: Distribution, activation: str, w: float, b: float, t: float, x: np.ndarray
+) -> np.ndarray:
     """Exact Vlasov density f(t, x) = f_0(X0) |∂X0/∂x| (1-D), with ∂X0/∂x = v(X0)/v(x)."""
     x = np.asarray(x, dtype=float)
     x0 = characteristic(activation, w, b, x, -t)
@@ -71,8 +73,9 @@ def density(initial: Distribution, activation: str, w: float, b: float, t: float
     return initial.density_1d(x0) * np.abs(jac)
 
 
-def identity_moments(mean0, var0, w: float, b: float, t, feedback: float | None = None,
-                     mass: float = 1.0) -> dict[str, np.ndarray]:
+def identity_moments(
+    mean0, var0, w: float, b: float, t, feedback: float | None = None, mass: float = 1.0
+) -> dict[str, np.ndarray]:
     """m0, m1, m2, mean, variance, energy = m2/m0 of the identity-activation Vlasov model.
 
     dμ/dt = wμ + b, V(t) = V0 e^{2wt}; the feedback bias b = β m_1/m_0 gives μ0 e^{(w+β)t}.
@@ -86,8 +89,14 @@ def identity_moments(mean0, var0, w: float, b: float, t, feedback: float | None 
         mean = (mean0 + b / w) * np.exp(w * t) - b / w
     var = var0 * np.exp(2 * w * t)
     m2 = mass * (var + mean**2)
-    return {"m0": np.full_like(t, mass), "m1": mass * mean, "m2": m2, "mean": mean,
-            "variance": var, "energy": m2 / mass}
+    return {
+        "m0": np.full_like(t, mass),
+        "m1": mass * mean,
+        "m2": m2,
+        "mean": mean,
+        "variance": var,
+        "energy": m2 / mass,
+    }
 
 
 def ou_noise_variance(w: float, diffusion: float, t) -> np.ndarray:
@@ -109,8 +118,9 @@ def _integrated_ndtr(z):
     return z * ndtr(z) + np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
 
 
-def ou_cell_masses(initial: Distribution, w: float, b: float, diffusion: float, t: float,
-                   edges: np.ndarray) -> np.ndarray:
+def ou_cell_masses(
+    initial: Distribution, w: float, b: float, diffusion: float, t: float, edges: np.ndarray
+) -> np.ndarray:
     """Exact cell masses of the Ornstein-Uhlenbeck Fokker-Planck solution (σ = identity,
     constant K) for a uniform or Gaussian initial law."""
     shift = lambda x: characteristic("identity", w, b, x, t)  # noqa: E731

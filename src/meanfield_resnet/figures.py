@@ -16,8 +16,13 @@ def _histogram(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / (samples.size * np.diff(edges))
 
 
-def density_snapshots(pde: xr.Dataset, particles: xr.Dataset | None, times, bins: int = 60,
-                      exact_law: tuple | None = None) -> xr.Dataset:
+def density_snapshots(
+    pde: xr.Dataset,
+    particles: xr.Dataset | None,
+    times,
+    bins: int = 60,
+    exact_law: tuple | None = None,
+) -> xr.Dataset:
     """1-D densities at the given times: PDE (cell centres), the particles' histogram on
     ``bins`` bins over the PDE's box, and the exact cell averages when ``exact_law`` =
     (kind, Distribution, activation, w, b[, K]) is given."""
@@ -49,7 +54,20 @@ def _exact_cells(law: tuple, t: float, edges: np.ndarray) -> np.ndarray:
 def density_2d_snapshots(pde: xr.Dataset, times) -> xr.Dataset:
     """2-D densities at the given times with their cell centres."""
     sel = pde.sel(time=list(times), method="nearest")
-    return xr.Dataset({"density": sel["density"], "x": sel["x"], "y": sel["y"]})
+    ds = xr.Dataset({"density": sel["density"], "x": sel["x"], "y": sel["y"]})
+    lower, upper = [], []
+    for axis, (name, other) in enumerate((("x", "cell_y"), ("y", "cell_x"))):
+        marginal = ds["density"].sum(other).values
+        cdf = np.cumsum(marginal, axis=1) / marginal.sum(axis=1, keepdims=True)
+        centres = ds[name].values
+        lower.append([np.interp(0.0005, c, x) for c, x in zip(cdf, centres, strict=True)])
+        upper.append([np.interp(0.9995, c, x) for c, x in zip(cdf, centres, strict=True)])
+    # plotted window: the central 99.9 % of each marginal, widened by a quarter
+    lower, upper = np.array(lower).T, np.array(upper).T
+    pad = 0.25 * (upper - lower)
+    ds["view_lower"] = (("time", "axis"), lower - pad)
+    ds["view_upper"] = (("time", "axis"), upper + pad)
+    return ds
 
 
 def moments_panel(moments: dict[str, xr.Dataset], names) -> xr.Dataset:
@@ -88,51 +106,88 @@ def regression_panels(regression: xr.Dataset) -> xr.Dataset:
 
 
 def _fig1(inp, cfg):
-    ds = moments_panel({"b = 0": inp["moments"]["fig1_b0"],
-                        "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
-                       ["m0", "m1", "m2"])
-    return ds, ("moments", dict(names=["m0", "m1", "m2"],
-                                titles={"b = 0": "σ(x) = x, w = -1, b = 0",
-                                        "b = -m1(t)/m0(0)": "σ(x) = x, w = -1, b = -m1(t)/m0(0)"}))
+    ds = moments_panel(
+        {"b = 0": inp["moments"]["fig1_b0"], "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
+        ["m0", "m1", "m2"],
+    )
+    return ds, (
+        "moments",
+        dict(
+            names=["m0", "m1", "m2"],
+            titles={
+                "b = 0": "σ(x) = x, w = -1, b = 0",
+                "b = -m1(t)/m0(0)": "σ(x) = x, w = -1, b = -m1(t)/m0(0)",
+            },
+        ),
+    )
 
 
 def _fig2(inp, cfg):
-    ds = moments_panel({"b = 0": inp["moments"]["fig1_b0"],
-                        "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
-                       ["energy", "variance"])
-    return ds, ("moments", dict(names=["energy", "variance"],
-                                titles={"b = 0": "energy and variance, b = 0",
-                                        "b = -m1(t)/m0(0)": "energy and variance, feedback b"}))
+    ds = moments_panel(
+        {"b = 0": inp["moments"]["fig1_b0"], "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
+        ["energy", "variance"],
+    )
+    return ds, (
+        "moments",
+        dict(
+            names=["energy", "variance"],
+            titles={
+                "b = 0": "energy and variance, b = 0",
+                "b = -m1(t)/m0(0)": "energy and variance, feedback b",
+            },
+        ),
+    )
 
 
 def _fig3(inp, cfg):
     return trajectories(inp["particles"]["fig3_vehicles"], inp["data"]["vehicles"]), (
-        "vehicles", {})
+        "vehicles",
+        {},
+    )
 
 
 def _snapshots(inp, cfg, name, title, xlabel="x"):
     exp = cfg.experiments[name]
     law = None
-    if exp.model == "vlasov" and exp.dimension == 1 and len(exp.segments) == 1 \
-            and exp.feedback is None and exp.initial["kind"] != "samples":
+    if (
+        exp.model == "vlasov"
+        and exp.dimension == 1
+        and len(exp.segments) == 1
+        and exp.feedback is None
+        and exp.initial["kind"] != "samples"
+    ):
         from .pipeline import initial_law
 
-        law = ("vlasov", initial_law(exp, inp["data"]), exp.activation, float(exp.weight[0, 0]),
-               float(exp.bias[0]))
+        law = (
+            "vlasov",
+            initial_law(exp, inp["data"]),
+            exp.activation,
+            float(exp.weight[0, 0]),
+            float(exp.bias[0]),
+        )
     if exp.model == "fokker_planck" and exp.diffusion["kind"] == "constant":
         from .pipeline import initial_law
 
-        law = ("ou", initial_law(exp, inp["data"]), exp.activation, float(exp.weight[0, 0]),
-               float(exp.bias[0]), float(exp.diffusion["value"]))
-    ds = density_snapshots(inp["pde"][name], inp["particles"].get(name), exp.output_times,
-                           exact_law=law)
+        law = (
+            "ou",
+            initial_law(exp, inp["data"]),
+            exp.activation,
+            float(exp.weight[0, 0]),
+            float(exp.bias[0]),
+            float(exp.diffusion["value"]),
+        )
+    ds = density_snapshots(
+        inp["pde"][name], inp["particles"].get(name), exp.output_times, exact_law=law
+    )
     return ds, ("densities", dict(title=title, xlabel=xlabel))
 
 
 def _fig6(inp, cfg):
     exp = cfg.experiments["fig6_regression_2d"]
     return density_2d_snapshots(inp["pde"]["fig6_regression_2d"], exp.output_times), (
-        "densities_2d", dict(title="2-D mean-field model, W = diag(1, -1), b = (-1, 0)"))
+        "densities_2d",
+        dict(title="2-D mean-field model, W = diag(1, -1), b = (-1, 0)"),
+    )
 
 
 def _fig8(inp, cfg):
@@ -140,40 +195,63 @@ def _fig8(inp, cfg):
     target = np.linalg.solve(exp.weight, -exp.bias)  # steady state W x + b = 0
     ds = density_2d_snapshots(inp["pde"]["fig8_novel_target"], exp.output_times)
     ds["target"] = ("axis", target)
-    return ds, ("densities_2d", dict(title="Updated weights and biases: novel target "
-                                     f"(slope, intercept) = ({target[0]:g}, {target[1]:g})",
-                                     marker=tuple(target)))
+    return ds, (
+        "densities_2d",
+        dict(
+            title="Updated weights and biases: novel target "
+            f"(slope, intercept) = ({target[0]:g}, {target[1]:g})",
+            marker=tuple(target),
+        ),
+    )
 
 
 def _fig10(inp, cfg):
     parts = []
     for name in FIGURES["fig10"]["pde"]:
         p = inp["pde"][name]
-        parts.append(xr.Dataset({
-            "w1_to_target": p["w1_to_target"], "density": p["density"].isel(time=-1),
-            "target_density": p["target_density"], "x": p["x"].isel(time=-1, drop=True),
-        }).expand_dims(experiment=[name]))
-    return xr.concat(parts, dim="experiment", coords="minimal", compat="override"), (
-        "fitting", {})
+        parts.append(
+            xr.Dataset(
+                {
+                    "w1_to_target": p["w1_to_target"],
+                    "density": p["density"].isel(time=-1),
+                    "target_density": p["target_density"],
+                    "x": p["x"].isel(time=-1, drop=True),
+                }
+            ).expand_dims(experiment=[name])
+        )
+    return xr.concat(parts, dim="experiment", coords="minimal", compat="override"), ("fitting", {})
 
 
 FIGURES = {
     "fig1": dict(moments=["fig1_b0", "fig1_feedback"], build=_fig1),
     "fig2": dict(moments=["fig1_b0", "fig1_feedback"], build=_fig2),
     "fig3": dict(particles=["fig3_vehicles"], build=_fig3),
-    "fig4": dict(pde=["fig4_tanh"], particles=["fig4_tanh"],
-                 build=lambda i, c: _snapshots(i, c, "fig4_tanh",
-                                               "Mean-field solution, f0 = U[2,8], w = 1, b = -5")),
-    "fig5": dict(build=lambda i, c: (regression_panels(i["data"]["regression"]),
-                                     ("regression", {}))),
+    "fig4": dict(
+        pde=["fig4_tanh"],
+        particles=["fig4_tanh"],
+        build=lambda i, c: _snapshots(
+            i, c, "fig4_tanh", "Mean-field solution, f0 = U[2,8], w = 1, b = -5"
+        ),
+    ),
+    "fig5": dict(
+        build=lambda i, c: (regression_panels(i["data"]["regression"]), ("regression", {}))
+    ),
     "fig6": dict(pde=["fig6_regression_2d"], build=_fig6),
-    "fig7": dict(pde=["fig7_regression_1d"], particles=["fig7_regression_1d"],
-                 build=lambda i, c: _snapshots(i, c, "fig7_regression_1d",
-                                               "1-D regression model, w = 1, b = -1", "slope")),
+    "fig7": dict(
+        pde=["fig7_regression_1d"],
+        particles=["fig7_regression_1d"],
+        build=lambda i, c: _snapshots(
+            i, c, "fig7_regression_1d", "1-D regression model, w = 1, b = -1", "slope"
+        ),
+    ),
     "fig8": dict(pde=["fig8_novel_target"], build=_fig8),
-    "fig9": dict(pde=["fig9_fokker_planck"], particles=["fig9_fokker_planck"],
-                 build=lambda i, c: _snapshots(i, c, "fig9_fokker_planck",
-                                               "Fokker-Planck model, σ = id, w = -1, b = 0, K = 1")),
+    "fig9": dict(
+        pde=["fig9_fokker_planck"],
+        particles=["fig9_fokker_planck"],
+        build=lambda i, c: _snapshots(
+            i, c, "fig9_fokker_planck", "Fokker-Planck model, σ = id, w = -1, b = 0, K = 1"
+        ),
+    ),
     "fig10": dict(pde=["fit_uniform", "fit_gaussian", "fit_vehicles"], build=_fig10),
 }
 

@@ -2,14 +2,16 @@
 
     ∂_t f + ∂_x(σ(wx + b) f) = ∂_xx(K(x) f),   zero-flux boundaries.
 
-With h = K f the flux is J = v f - ∂_x(K f) = (v/K) h - ∂_x h. The Scharfetter-Gummel
+Written as J = v f - ∂_x(K f) = A f - K ∂_x f with A = v - K', the Scharfetter-Gummel
 (exponential fitting) flux at face i+1/2,
 
-    J_{i+1/2} = (1/Δx) [B(-z) h_i - B(z) h_{i+1}],   z = Δx v_{i+1/2}/K_{i+1/2},  B(z) = z/(e^z - 1),
+    J_{i+1/2} = (K_{i+1/2}/Δx) [B(-z) f_i - B(z) f_{i+1}],  z = Δx A_{i+1/2}/K_{i+1/2},
+    B(z) = z/(e^z - 1),  A_{i+1/2} = v(x_{i+1/2}) - (K_{i+1} - K_i)/Δx,
 
 is exact for the face-local problem, so the discrete zero-flux state satisfies
-h_{i+1}/h_i = e^{z}, the discrete counterpart of (K g)' = v g: the scheme's steady state is
-the continuous one up to the quadrature of ∫ v/K (second order). It degenerates to upwinding
+f_{i+1}/f_i = e^{z}, the discrete counterpart of g'/g = (v - K')/K, i.e. (K g)' = v g: the
+scheme's steady state is the continuous one up to a second-order quadrature of ∫(v - K')/K.
+It degenerates to upwinding
 where K → 0 (the ends of a fitted uniform target). Time stepping: θ-scheme on the tridiagonal
 system (θ = 1 backward Euler: an M-matrix, so positivity holds for any Δt; θ = 1/2
 Crank-Nicolson, second order); no Δt ~ Δx² restriction. Columns of the operator sum to zero,
@@ -40,24 +42,22 @@ def bernoulli(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def operator(edges: np.ndarray, velocity_faces: np.ndarray, k_centres: np.ndarray,
-             k_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tridiagonal A (lower, diag, upper) with df/dt = A f for the Scharfetter-Gummel flux;
-    faces are the n-1 interior faces (boundary faces carry no flux)."""
+def operator(
+    edges: np.ndarray, velocity_faces: np.ndarray, k_centres: np.ndarray, k_faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tridiagonal A (lower, diag, upper) with df/dt = A f for the Scharfetter-Gummel flux
+    J_f = alpha_f f_left - beta_f f_right on the n-1 interior faces (no flux at the ends)."""
     dx = edges[1] - edges[0]
-    v, kf = velocity_faces, k_faces
-    degenerate = kf <= 1e-300
-    z = np.where(degenerate, 0.0, dx * v / np.where(degenerate, 1.0, kf))
-    # J_f = alpha_f f_left - beta_f f_right
-    alpha = np.where(degenerate, np.maximum(v, 0.0), bernoulli(-z) * k_centres[:-1] / dx)
-    beta = np.where(degenerate, -np.minimum(v, 0.0), bernoulli(z) * k_centres[1:] / dx)
-    n = k_centres.size
-    diag = np.zeros(n)
+    drift = velocity_faces - np.diff(k_centres) / dx
+    degenerate = k_faces <= 1e-300
+    kf = np.where(degenerate, 1.0, k_faces)
+    z = np.where(degenerate, 0.0, dx * drift / kf)
+    alpha = np.where(degenerate, np.maximum(drift, 0.0), kf * bernoulli(-z) / dx)
+    beta = np.where(degenerate, np.maximum(-drift, 0.0), kf * bernoulli(z) / dx)
+    diag = np.zeros(k_centres.size)
     diag[:-1] -= alpha / dx
     diag[1:] -= beta / dx
-    upper = beta / dx  # coefficient of f_{i+1} in row i
-    lower = alpha / dx  # coefficient of f_{i-1} in row i
-    return lower, diag, upper
+    return alpha / dx, diag, beta / dx  # sub-diagonal (f_{i-1} in row i), diagonal, super
 
 
 @jit
@@ -87,12 +87,15 @@ def theta_step(f, lower, diag, upper, dt, theta, out):
         out[i] -= c[i] * out[i + 1]
 
 
-def discrete_steady_state(lower, upper, dx) -> np.ndarray:
-    """The zero-flux state of the scheme: f_{i+1}/f_i = alpha_i/beta_i, normalised to mass 1."""
-    ratio = lower / np.maximum(upper, 1e-300)
-    logf = np.concatenate([[0.0], np.cumsum(np.log(np.maximum(ratio, 1e-300)))])
-    f = np.exp(logf - logf.max())
-    return f / (f.sum() * dx)
+def discrete_steady_state(lower, diag, upper, dx) -> np.ndarray:
+    """The scheme's own steady state: A f = 0 with mass Σ f Δx = 1 (one equation of the
+    singular system replaced by the mass constraint; dense solve, for verification)."""
+    a = np.diag(diag) + np.diag(lower, -1) + np.diag(upper, 1)
+    row = int(np.argmax(np.abs(diag)))
+    a[row] = dx
+    rhs = np.zeros(diag.size)
+    rhs[row] = 1.0
+    return np.linalg.solve(a, rhs)
 
 
 @dataclass
@@ -109,12 +112,14 @@ class FokkerPlanckSolution:
 
 
 def default_domain(law, activation, w, b, k, final_time, target=None) -> np.ndarray:
-    """Initial support ∪ its image under the flow at T ∪ target support, widened by 8 √(2 K T_eff)."""
+    """Initial support ∪ its image under the flow at T, widened by 8 √(2 K T_eff); with a
+    fitted target, the hull of the initial and target supports (K is small outside)."""
     lo, hi = law.support()[0]
     ends = exact.characteristic(activation, w, b, np.array([lo, hi]), final_time)
     pts = [lo, hi, *ends]
-    if target is not None:
-        pts += list(target.support()[0])
+    if target is not None:  # K vanishes (or is small) outside the target: no diffusive spread
+        a1, a2 = target.support()[0]
+        return np.array([min(lo, a1), max(hi, a2)])
     span = np.linspace(min(pts), max(pts), 64)
     kmax = float(np.max(k(span)))
     t_eff = min(final_time, 1.0 / abs(w)) if w != 0 else final_time
@@ -122,8 +127,9 @@ def default_domain(law, activation, w, b, k, final_time, target=None) -> np.ndar
     return np.array([min(pts) - pad, max(pts) + pad])
 
 
-def solve_experiment(law, activation, w, b, k, output_times, pde: dict, domain=None,
-                     target=None, log=None) -> FokkerPlanckSolution:
+def solve_experiment(
+    law, activation, w, b, k, output_times, pde: dict, domain=None, target=None, log=None
+) -> FokkerPlanckSolution:
     """Solve from the cell averages of ``law`` to each output time on a fixed grid."""
     if domain is None:
         domain = default_domain(law, activation, w, b, k, float(output_times[-1]), target)
@@ -132,8 +138,9 @@ def solve_experiment(law, activation, w, b, k, output_times, pde: dict, domain=N
     dx = edges[1] - edges[0]
     centres = 0.5 * (edges[1:] + edges[:-1])
     f = law.cell_probabilities([edges]) / dx
-    lower, diag, upper = operator(edges, sigma_numpy(activation, w * edges[1:-1] + b),
-                                  k(centres), k(edges[1:-1]))
+    lower, diag, upper = operator(
+        edges, sigma_numpy(activation, w * edges[1:-1] + b), k(centres), k(edges[1:-1])
+    )
     if np.any(k(centres) < 0):
         raise ValueError("diffusion K(x) is negative on the domain")
     natural_ends = target is not None and target.kind == "uniform"  # K = 0 at the ends
@@ -153,13 +160,18 @@ def solve_experiment(law, activation, w, b, k, output_times, pde: dict, domain=N
     w1 = None
     if target_cells is not None:
         tc = np.concatenate([[0.0], np.cumsum(target_cells * dx)])
-        w1 = np.array([w1_cdf(edges, np.concatenate([[0.0], np.cumsum(d * dx)]), tc)
-                       for d in dens])
+        w1 = np.array([w1_cdf(edges, np.concatenate([[0.0], np.cumsum(d * dx)]), tc) for d in dens])
     return FokkerPlanckSolution(
-        times=np.asarray(output_times, float), density=dens,
-        mass=np.array([o[1] for o in out]), min_density=np.array([o[2] for o in out]),
-        steps=np.array([o[3] for o in out]), centres=centres, dx=dx,
-        target_density=target_cells, w1_to_target=w1)
+        times=np.asarray(output_times, float),
+        density=dens,
+        mass=np.array([o[1] for o in out]),
+        min_density=np.array([o[2] for o in out]),
+        steps=np.array([o[3] for o in out]),
+        centres=centres,
+        dx=dx,
+        target_density=target_cells,
+        w1_to_target=w1,
+    )
 
 
 def _check(f, dx, t, steps, tolerance):

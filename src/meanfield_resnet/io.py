@@ -61,6 +61,8 @@ VARIABLES = {
     "particle_density": ("histogram density of the network's particles", "1/length^d"),
     "exact_density": ("exact density (cell average)", "1/length^d"),
     "experiment": ("experiment name", "1"),
+    "view_lower": ("lower corner of the plotted window (central 99.9 % of the mass)", "1"),
+    "view_upper": ("upper corner of the plotted window (central 99.9 % of the mass)", "1"),
     "target": ("target point of the flow (steady state)", "1"),
 }
 
@@ -77,8 +79,9 @@ def describe(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def provenance(ds: xr.Dataset, title: str, config: dict | None = None, seed=None,
-               **extra) -> xr.Dataset:
+def provenance(
+    ds: xr.Dataset, title: str, config: dict | None = None, seed=None, **extra
+) -> xr.Dataset:
     """Global attributes: title, source, history, references, config JSON, seed and extras."""
     ds.attrs.update(
         title=title,

@@ -14,12 +14,19 @@ NAMES = ("m0", "m1", "m2", "mean", "variance", "energy")
 
 def _from_raw(m0, m1, m2) -> dict[str, np.ndarray]:
     mean = m1 / m0
-    return {"m0": m0, "m1": m1, "m2": m2, "mean": mean, "variance": m2 / m0 - mean**2,
-            "energy": m2 / m0}
+    return {
+        "m0": m0,
+        "m1": m1,
+        "m2": m2,
+        "mean": mean,
+        "variance": m2 / m0 - mean**2,
+        "energy": m2 / m0,
+    }
 
 
 def grid_moments(density: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
     """Moments of piecewise constant densities (..., n) on cells with edges (..., n+1)."""
+
     def raw(k):
         return (density * np.diff(edges ** (k + 1), axis=-1)).sum(axis=-1) / (k + 1)
 
@@ -47,8 +54,14 @@ def particle_standard_errors(x: np.ndarray) -> dict[str, np.ndarray]:
     se_var = np.sqrt(np.maximum(mu4 - var**2, 0.0) / m)
     se_energy = np.sqrt((x**2).var(axis=-1) / m)
     zero = np.zeros_like(var)
-    return {"m0": zero, "m1": np.sqrt(var / m), "m2": se_energy, "mean": np.sqrt(var / m),
-            "variance": se_var, "energy": se_energy}
+    return {
+        "m0": zero,
+        "m1": np.sqrt(var / m),
+        "m2": se_energy,
+        "mean": np.sqrt(var / m),
+        "variance": se_var,
+        "energy": se_energy,
+    }
 
 
 def w1_cdf(edges: np.ndarray, cdf_a: np.ndarray, cdf_b: np.ndarray) -> float:
@@ -73,6 +86,9 @@ def w1_particles_grid(samples: np.ndarray, edges: np.ndarray, masses: np.ndarray
 def _integral_abs_linear(d0, d1, h) -> float:
     """Σ ∫ |d| over intervals of widths h on which d is linear from d0 to d1."""
     same = d0 * d1 >= 0
-    area = np.where(same, 0.5 * np.abs(d0 + d1) * h,
-                    0.5 * h * (d0**2 + d1**2) / np.maximum(np.abs(d0) + np.abs(d1), 1e-300))
+    area = np.where(
+        same,
+        0.5 * np.abs(d0 + d1) * h,
+        0.5 * h * (d0**2 + d1**2) / np.maximum(np.abs(d0) + np.abs(d1), 1e-300),
+    )
     return float(area.sum())

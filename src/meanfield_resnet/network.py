@@ -80,10 +80,18 @@ def layer_parameters(segments, layers: int, final_time: float) -> tuple[np.ndarr
     return weights, biases
 
 
-def simulate(x0: np.ndarray, activation: str, segments, final_time: float, layers: int,
-             record_layers: np.ndarray, feedback: float | None = None,
-             diffusion: Diffusion | None = None, rng: np.random.Generator | None = None,
-             log=None) -> np.ndarray:
+def simulate(
+    x0: np.ndarray,
+    activation: str,
+    segments,
+    final_time: float,
+    layers: int,
+    record_layers: np.ndarray,
+    feedback: float | None = None,
+    diffusion: Diffusion | None = None,
+    rng: np.random.Generator | None = None,
+    log=None,
+) -> np.ndarray:
     """Push the data x0 (M, d) through L layers; return the states at ``record_layers``
     (sorted layer indices in 0..L), shape (len(record_layers), M, d)."""
     x = np.array(x0, dtype=float, order="C", copy=True)

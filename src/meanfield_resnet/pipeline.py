@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import datasets, diffusion, distributions, exact, io, network, vlasov
-from . import fokker_planck
+from . import datasets, diffusion, distributions, exact, fokker_planck, io, network, vlasov
 from .moments import NAMES, grid_moments, particle_moments, particle_standard_errors
 from .settings import Config, Experiment
 
@@ -56,8 +55,9 @@ def diffusion_and_bias(exp: Experiment, data) -> tuple[diffusion.Diffusion | Non
     return k, segments
 
 
-def particles_dataset(config: Config, exp: Experiment, data: dict[str, xr.Dataset],
-                      log=None) -> xr.Dataset:
+def particles_dataset(
+    config: Config, exp: Experiment, data: dict[str, xr.Dataset], log=None
+) -> xr.Dataset:
     """Push the data through the (stochastic) ResNet; states at the output times or layers."""
     spec = exp.particles
     seeds = exp.seed_sequence(config.seed, "particles")
@@ -76,15 +76,32 @@ def particles_dataset(config: Config, exp: Experiment, data: dict[str, xr.Datase
     else:
         record = np.round(exp.output_times / dt).astype(int)
     k, segments = diffusion_and_bias(exp, data)
-    states = network.simulate(x0, exp.activation, segments, exp.final_time, layers, record,
-                              feedback=exp.feedback, diffusion=k, rng=rng, log=log)
+    states = network.simulate(
+        x0,
+        exp.activation,
+        segments,
+        exp.final_time,
+        layers,
+        record,
+        feedback=exp.feedback,
+        diffusion=k,
+        rng=rng,
+        log=log,
+    )
     ds = xr.Dataset(
         {"state": (("time", "particle", "axis"), states)},
         coords={"time": record * dt, "axis": np.arange(exp.dimension)},
     )
     kind = "stochastic ResNet (Euler-Maruyama)" if k is not None else "ResNet (explicit Euler)"
-    return io.provenance(ds, f"{kind}: experiment {exp.name}", exp.raw, config.seed,
-                         experiment=exp.name, layer_step=dt, layers=layers)
+    return io.provenance(
+        ds,
+        f"{kind}: experiment {exp.name}",
+        exp.raw,
+        config.seed,
+        experiment=exp.name,
+        layer_step=dt,
+        layers=layers,
+    )
 
 
 def _frame(exp: Experiment, law) -> vlasov.Frame:
@@ -98,8 +115,12 @@ def _frame(exp: Experiment, law) -> vlasov.Frame:
 
 def _swept_box(exp: Experiment, box: np.ndarray, cells) -> np.ndarray:
     """Hull of the initial box moved with the flow up to the final time, plus 5 %."""
-    probe = vlasov.VlasovProblem(exp.activation, exp.segments, exp.feedback,
-                                 vlasov.Frame(box[:, 0], box[:, 1], (8,) * len(cells)))
+    probe = vlasov.VlasovProblem(
+        exp.activation,
+        exp.segments,
+        exp.feedback,
+        vlasov.Frame(box[:, 0], box[:, 1], (8,) * len(cells)),
+    )
     empty = np.full((8,) * len(cells), 0.0)
     empty.flat[0] = 1.0
     sol = vlasov.solve(probe, empty, [exp.final_time])
@@ -109,17 +130,24 @@ def _swept_box(exp: Experiment, box: np.ndarray, cells) -> np.ndarray:
     return np.stack([lo - pad, hi + pad], axis=1)
 
 
-def pde_dataset(config: Config, exp: Experiment, data: dict[str, xr.Dataset],
-                log=None) -> xr.Dataset:
+def pde_dataset(
+    config: Config, exp: Experiment, data: dict[str, xr.Dataset], log=None
+) -> xr.Dataset:
     """Solve the experiment's mean-field PDE (Vlasov or Fokker-Planck)."""
     if exp.model == "fokker_planck":
         return _fokker_planck_dataset(config, exp, data, log)
     law = initial_law(exp, data)
     frame = _frame(exp, law)
     masses = law.cell_probabilities([frame.edges(r) for r in range(exp.dimension)])
-    problem = vlasov.VlasovProblem(exp.activation, exp.segments, exp.feedback, frame,
-                                   cfl=exp.pde["cfl"], frame_step=exp.pde["frame_step"],
-                                   mass_tolerance=exp.pde["mass_tolerance"])
+    problem = vlasov.VlasovProblem(
+        exp.activation,
+        exp.segments,
+        exp.feedback,
+        frame,
+        cfl=exp.pde["cfl"],
+        frame_step=exp.pde["frame_step"],
+        mass_tolerance=exp.pde["mass_tolerance"],
+    )
     sol = vlasov.solve(problem, masses, exp.output_times, log=log)
     dims = ("cell",) if exp.dimension == 1 else ("cell_x", "cell_y")
     ds = xr.Dataset(
@@ -135,14 +163,22 @@ def pde_dataset(config: Config, exp: Experiment, data: dict[str, xr.Dataset],
     )
     for r, (name, dim) in enumerate(zip(("x", "y"), dims, strict=False)):
         width = sol.upper[:, r] - sol.lower[:, r]
-        ds.coords[name] = (("time", dim), sol.lower[:, r, None]
-                           + width[:, None] * sol.reference_centres[r][None, :])
+        ds.coords[name] = (
+            ("time", dim),
+            sol.lower[:, r, None] + width[:, None] * sol.reference_centres[r][None, :],
+        )
         ds["d" + name] = ("time", width / frame.cells[r])
     return io.provenance(
-        ds, f"Mean-field Vlasov solution: experiment {exp.name}", exp.raw, config.seed,
-        experiment=exp.name, scheme="finite volume, WENO5-Z + Hu-Adams-Shu positivity limiter, "
-        "SSP-RK3, grid moving with the flow" if frame.moving else "finite volume, WENO5-Z + "
-        "positivity limiter, SSP-RK3, fixed grid", cfl=exp.pde["cfl"],
+        ds,
+        f"Mean-field Vlasov solution: experiment {exp.name}",
+        exp.raw,
+        config.seed,
+        experiment=exp.name,
+        scheme="finite volume, WENO5-Z + Hu-Adams-Shu positivity limiter, "
+        "SSP-RK3, grid moving with the flow"
+        if frame.moving
+        else "finite volume, WENO5-Z + positivity limiter, SSP-RK3, fixed grid",
+        cfl=exp.pde["cfl"],
         integration="mass = sum(density) * dx (* dy) at each time; cell centres x(time, cell)",
     )
 
@@ -153,8 +189,17 @@ def _fokker_planck_dataset(config, exp, data, log):
     box = np.asarray(exp.pde["domain"], float)[0] if "domain" in exp.pde else None
     target = _law(exp.diffusion["target"], 1, data) if exp.fits_target else None
     sol = fokker_planck.solve_experiment(
-        law, exp.activation, float(exp.weight[0, 0]), float(segments[0].bias[0]), k,
-        exp.output_times, exp.pde, box, target, log=log)
+        law,
+        exp.activation,
+        float(exp.weight[0, 0]),
+        float(segments[0].bias[0]),
+        k,
+        exp.output_times,
+        exp.pde,
+        box,
+        target,
+        log=log,
+    )
     ds = xr.Dataset(
         {
             "density": (("time", "cell"), sol.density),
@@ -164,15 +209,21 @@ def _fokker_planck_dataset(config, exp, data, log):
             "diffusion": ("cell", k(sol.centres)),
             "dx": ("time", np.full(sol.times.size, sol.dx)),
         },
-        coords={"time": sol.times,
-                "x": (("time", "cell"), np.broadcast_to(sol.centres, sol.density.shape))},
+        coords={
+            "time": sol.times,
+            "x": (("time", "cell"), np.broadcast_to(sol.centres, sol.density.shape)),
+        },
     )
     if target is not None:
         ds["target_density"] = ("cell", sol.target_density)
         ds["w1_to_target"] = ("time", sol.w1_to_target)
     return io.provenance(
-        ds, f"Fokker-Planck solution: experiment {exp.name}", exp.raw, config.seed,
-        experiment=exp.name, bias=float(segments[0].bias[0]),
+        ds,
+        f"Fokker-Planck solution: experiment {exp.name}",
+        exp.raw,
+        config.seed,
+        experiment=exp.name,
+        bias=float(segments[0].bias[0]),
         scheme=f"finite volume, Scharfetter-Gummel flux, theta = {exp.pde['theta']}",
         integration="mass = sum(density) * dx",
     )
@@ -184,8 +235,9 @@ def _pde_marginals(pde: xr.Dataset, dimension: int):
     for r, name in enumerate(("x", "y")[:dimension]):
         centres = pde[name].values
         width = np.broadcast_to(np.atleast_1d(pde["d" + name].values), centres.shape[:-1])
-        edges = np.concatenate([centres - 0.5 * width[..., None],
-                                centres[..., -1:] + 0.5 * width[..., None]], axis=-1)
+        edges = np.concatenate(
+            [centres - 0.5 * width[..., None], centres[..., -1:] + 0.5 * width[..., None]], axis=-1
+        )
         dens = pde["density"].values
         if dimension == 2:
             other = pde["d" + ("y", "x")[r]].values[:, None]
@@ -194,8 +246,9 @@ def _pde_marginals(pde: xr.Dataset, dimension: int):
     return out
 
 
-def moments_dataset(config: Config, exp: Experiment, data, particles: xr.Dataset | None,
-                    pde: xr.Dataset | None) -> xr.Dataset:
+def moments_dataset(
+    config: Config, exp: Experiment, data, particles: xr.Dataset | None, pde: xr.Dataset | None
+) -> xr.Dataset:
     """Moments over time from the PDE, the particles and (where known) exactly, per axis."""
     times = exp.output_times
     sources, values = [], []
@@ -216,15 +269,18 @@ def moments_dataset(config: Config, exp: Experiment, data, particles: xr.Dataset
         sources.append("exact")
         values.append(np.stack([ex[n] for n in NAMES])[:, None, :])
     ds = xr.Dataset(
-        {name: (("source", "axis", "time"), np.stack([v[i] for v in values]))
-         for i, name in enumerate(NAMES)},
+        {
+            name: (("source", "axis", "time"), np.stack([v[i] for v in values]))
+            for i, name in enumerate(NAMES)
+        },
         coords={"source": sources, "axis": np.arange(exp.dimension), "time": times},
     )
     if errors is not None:
         ds["standard_error"] = (("moment", "axis", "time"), errors)
         ds.coords["moment"] = list(NAMES)
-    return io.provenance(ds, f"Moments: experiment {exp.name}", exp.raw, config.seed,
-                         experiment=exp.name)
+    return io.provenance(
+        ds, f"Moments: experiment {exp.name}", exp.raw, config.seed, experiment=exp.name
+    )
 
 
 def exact_moments(exp: Experiment, data, times) -> dict | None:
@@ -243,8 +299,9 @@ def exact_moments(exp: Experiment, data, times) -> dict | None:
     return None
 
 
-def classification_table(exp: Experiment, vehicles: xr.Dataset, particles: xr.Dataset
-                         ) -> tuple[str, str, float]:
+def classification_table(
+    exp: Experiment, vehicles: xr.Dataset, particles: xr.Dataset
+) -> tuple[str, str, float]:
     """Table 1: example lengths, class, the network's output and class (the side of the
     threshold the datum ends on), and the accuracy on all vehicles of the particle run.
     Returns (csv, markdown, accuracy)."""
@@ -255,14 +312,23 @@ def classification_table(exp: Experiment, vehicles: xr.Dataset, particles: xr.Da
     accuracy = float(((final > threshold).astype(int) == vehicles["is_truck"].values).mean())
     layers = int(particles.attrs["layers"])
     examples = vehicles["example_length"].values
-    out = network.simulate(examples[:, None], exp.activation, exp.segments, exp.final_time,
-                           layers, np.array([layers]), feedback=exp.feedback)[-1, :, 0]
-    table = pd.DataFrame({
-        "length_m": examples,
-        "class": np.where(vehicles["example_is_truck"].values == 1, "truck", "car"),
-        "network_output": out,
-        "predicted_class": np.where(out > threshold, "truck", "car"),
-    })
+    out = network.simulate(
+        examples[:, None],
+        exp.activation,
+        exp.segments,
+        exp.final_time,
+        layers,
+        np.array([layers]),
+        feedback=exp.feedback,
+    )[-1, :, 0]
+    table = pd.DataFrame(
+        {
+            "length_m": examples,
+            "class": np.where(vehicles["example_is_truck"].values == 1, "truck", "car"),
+            "network_output": out,
+            "predicted_class": np.where(out > threshold, "truck", "car"),
+        }
+    )
     footer = f"Accuracy of the network on all {final.size} vehicles: {accuracy:.3f}"
     md = table.to_markdown(index=False, floatfmt=".4g") + f"\n\n{footer}\n"
     return table.to_csv(index=False, float_format="%.6g"), md, accuracy

@@ -11,8 +11,11 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-SOURCE_STYLE = {"pde": dict(lw=2.0), "exact": dict(ls="--", lw=1.5, color="k"),
-                "particles": dict(ls="", marker="o", ms=3)}
+SOURCE_STYLE = {
+    "pde": dict(lw=2.0),
+    "exact": dict(ls="--", lw=1.5, color="k"),
+    "particles": dict(ls="", marker="o", ms=3),
+}
 
 
 def theme() -> None:
@@ -38,7 +41,7 @@ def moments(ds: xr.Dataset, names, titles: dict[str, str]):
                 style.setdefault("color", colors[name])
                 lab = name if source == "pde" else None
                 ax.plot(sub.time, sub[name].sel(source=source), label=lab, **style)
-        ax.set(title=titles[str(label)], xlabel="t", yscale="symlog")
+        ax.set(title=titles[str(label)], xlabel="t")
         ax.legend(title="PDE (line), exact (--), particles (o)", fontsize=8)
     return fig
 
@@ -52,8 +55,13 @@ def densities(ds: xr.Dataset, title: str, xlabel: str = "x"):
         if "exact_density" in sub:
             ax.plot(sub.x, sub.exact_density, "k--", lw=1.2, label="exact")
         if "particle_density" in sub:
-            ax.stairs(sub.particle_density.values, sub.bin_edge.values, color="C1", alpha=0.8,
-                      label="network (particles)")
+            ax.stairs(
+                sub.particle_density.values,
+                sub.bin_edge.values,
+                color="C1",
+                alpha=0.8,
+                label="network (particles)",
+            )
         ax.set(title=f"t = {t:g}", xlabel=xlabel, ylabel="density")
         ax.legend(fontsize=8)
     fig.suptitle(title)
@@ -65,13 +73,16 @@ def densities_2d(ds: xr.Dataset, title: str, marker=None):
     fig, axes = _panels(ds.sizes["time"], 4.0, 3.6)
     for ax, t in zip(axes, ds.time.values, strict=True):
         sub = ds.sel(time=t)
-        mesh = ax.pcolormesh(sub.x.values, sub.y.values, sub.density.values.T, cmap="viridis",
-                             shading="nearest")
+        mesh = ax.pcolormesh(
+            sub.x.values, sub.y.values, sub.density.values.T, cmap="viridis", shading="nearest"
+        )
         fig.colorbar(mesh, ax=ax, label="density")
         if marker is not None:
             ax.plot(*marker, "r+", ms=12, mew=2, label="target")
             ax.legend(fontsize=8)
-        ax.set(title=f"t = {t:g}", xlabel="slope", ylabel="intercept")
+        ax.set(title=f"t = {t:g}", xlabel="slope", ylabel="intercept",
+               xlim=sub.view_lower.values[0:1].tolist() + sub.view_upper.values[0:1].tolist(),
+               ylim=sub.view_lower.values[1:2].tolist() + sub.view_upper.values[1:2].tolist())
     fig.suptitle(title)
     return fig
 

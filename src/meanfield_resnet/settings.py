@@ -177,7 +177,10 @@ def _as_matrix(value, d: int, key: str) -> np.ndarray:
 
 def _check_distribution(dist: dict, d: int, key: str) -> None:
     if dist["kind"] == "uniform":
-        low, high = _as_vector(dist["low"], d, key + ".low"), _as_vector(dist["high"], d, key + ".high")
+        low, high = (
+            _as_vector(dist["low"], d, key + ".low"),
+            _as_vector(dist["high"], d, key + ".high"),
+        )
         if np.any(high <= low):
             raise ConfigError(f"config key '{key}.high': must be > low (empty or reversed support)")
     elif dist["kind"] == "gaussian":
@@ -198,21 +201,37 @@ def _segments(name: str, e: dict, d: int) -> tuple[tuple[Segment, ...], float | 
     feedback = bias["feedback"] if isinstance(bias, dict) else None
     if bias == "from_target" or feedback is not None:
         bias = 0.0
-    segments = [Segment(0.0, np.inf, _as_matrix(e["weight"], d, key + ".weight"),
-                        _as_vector(bias, d, key + ".bias"))]
+    segments = [
+        Segment(
+            0.0,
+            np.inf,
+            _as_matrix(e["weight"], d, key + ".weight"),
+            _as_vector(bias, d, key + ".bias"),
+        )
+    ]
     if "segments" in e:
         if feedback is not None:
-            raise ConfigError(f"config key '{key}.segments': cannot be combined with a feedback bias")
+            raise ConfigError(
+                f"config key '{key}.segments': cannot be combined with a feedback bias"
+            )
         start, segments = 0.0, []
         for i, s in enumerate(e["segments"]):
             k = f"{key}.segments.{i}"
             if s["until"] <= start:
                 raise ConfigError(f"config key '{k}.until': segments must end in increasing order")
-            segments.append(Segment(start, s["until"], _as_matrix(s["weight"], d, k + ".weight"),
-                                    _as_vector(s["bias"], d, k + ".bias")))
+            segments.append(
+                Segment(
+                    start,
+                    s["until"],
+                    _as_matrix(s["weight"], d, k + ".weight"),
+                    _as_vector(s["bias"], d, k + ".bias"),
+                )
+            )
             start = s["until"]
         if start < e["final_time"]:
-            raise ConfigError(f"config key '{key}.segments': the last segment must reach final_time")
+            raise ConfigError(
+                f"config key '{key}.segments': the last segment must reach final_time"
+            )
     return tuple(segments), feedback
 
 
@@ -249,7 +268,11 @@ def _experiment(name: str, e: dict) -> Experiment:
             raise ConfigError(f"config key '{key}.diffusion': required for model fokker_planck")
     if diffusion is not None and diffusion["kind"] == "fit_target":
         _check_distribution(diffusion["target"], d, key + ".diffusion.target")
-        if e["bias"] != "from_target" or e["activation"] != "identity" or segments[0].weight[0, 0] >= 0:
+        if (
+            e["bias"] != "from_target"
+            or e["activation"] != "identity"
+            or segments[0].weight[0, 0] >= 0
+        ):
             raise ConfigError(
                 f"config key '{key}.bias': fitting a target needs activation identity, "
                 "weight < 0 and bias 'from_target'"
@@ -260,7 +283,9 @@ def _experiment(name: str, e: dict) -> Experiment:
     if pde is not None:
         cells = pde["cells"]
         if isinstance(cells, list) != (d == 2):
-            raise ConfigError(f"config key '{key}.pde.cells': give {d} cell count(s) for dimension {d}")
+            raise ConfigError(
+                f"config key '{key}.pde.cells': give {d} cell count(s) for dimension {d}"
+            )
         if "domain" in pde:
             dom = np.asarray(pde["domain"], dtype=float)
             if dom.shape != (d, 2) or np.any(dom[:, 1] <= dom[:, 0]):
@@ -268,9 +293,19 @@ def _experiment(name: str, e: dict) -> Experiment:
                     f"config key '{key}.pde.domain': expected {d} interval(s) [lo, hi] with lo < hi"
                 )
     return Experiment(
-        name=name, dimension=d, model=e["model"], activation=e["activation"], segments=segments,
-        feedback=feedback, diffusion=diffusion, initial=e["initial"], final_time=float(e["final_time"]),
-        output_times=times, particles=e.get("particles"), pde=pde, raw=e,
+        name=name,
+        dimension=d,
+        model=e["model"],
+        activation=e["activation"],
+        segments=segments,
+        feedback=feedback,
+        diffusion=diffusion,
+        initial=e["initial"],
+        final_time=float(e["final_time"]),
+        output_times=times,
+        particles=e.get("particles"),
+        pde=pde,
+        raw=e,
     )
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from numba import prange
 
 from ._jit import jit
@@ -83,11 +82,13 @@ def axis_fluxes(g, u, lam, closed, eps, flux):
                 flux[f, j] = 0.0 if closed else low
                 continue
             if uf >= 0.0:
-                rec = _weno5z(_cell(g, f - 3, j), _cell(g, f - 2, j), left, right,
-                              _cell(g, f + 1, j), eps)
+                rec = _weno5z(
+                    _cell(g, f - 3, j), _cell(g, f - 2, j), left, right, _cell(g, f + 1, j), eps
+                )
             else:
-                rec = _weno5z(_cell(g, f + 2, j), _cell(g, f + 1, j), right, left,
-                              _cell(g, f - 2, j), eps)
+                rec = _weno5z(
+                    _cell(g, f + 2, j), _cell(g, f + 1, j), right, left, _cell(g, f - 2, j), eps
+                )
             high = uf * rec
             theta = 1.0
             if left - lam * high < 0.0:
@@ -251,8 +252,9 @@ class VlasovSolution:
     reference_centres: list[np.ndarray]
 
 
-def solve(problem: VlasovProblem, initial_mass: np.ndarray, output_times, log=None
-          ) -> VlasovSolution:
+def solve(
+    problem: VlasovProblem, initial_mass: np.ndarray, output_times, log=None
+) -> VlasovSolution:
     """Advance the cell masses ``initial_mass`` (shape = cells, summing to m_0) from t = 0 to
     each output time exactly; raise on non-finite values, negative density or lost mass."""
     frame, d = problem.frame, problem.dimension
@@ -272,13 +274,19 @@ def solve(problem: VlasovProblem, initial_mass: np.ndarray, output_times, log=No
             steps += 1
         out.append(_record(problem, g, lower, upper, t, steps, mass0, cell))
         if log is not None:
-            log(f"t = {t:g}: {steps} steps, mass {out[-1][3]:.15g}, "
-                f"box {np.round(lower, 6).tolist()}..{np.round(upper, 6).tolist()}")
+            log(
+                f"t = {t:g}: {steps} steps, mass {out[-1][3]:.15g}, "
+                f"box {np.round(lower, 6).tolist()}..{np.round(upper, 6).tolist()}"
+            )
     fields = list(zip(*out, strict=True))
     return VlasovSolution(
-        times=np.asarray(output_times, dtype=float), density=np.stack(fields[0]),
-        lower=np.stack(fields[1]), upper=np.stack(fields[2]), mass=np.asarray(fields[3]),
-        min_density=np.asarray(fields[4]), steps=np.asarray(fields[5]),
+        times=np.asarray(output_times, dtype=float),
+        density=np.stack(fields[0]),
+        lower=np.stack(fields[1]),
+        upper=np.stack(fields[2]),
+        mass=np.asarray(fields[3]),
+        min_density=np.asarray(fields[4]),
+        steps=np.asarray(fields[5]),
         reference_centres=[frame.reference_centres(r) for r in range(d)],
     )
 
@@ -290,8 +298,7 @@ def _ssp_rk3(problem, g0, a0, z0, t, dt, mass0):
     g2, a2, z2 = 0.75 * g0 + 0.25 * g2, 0.75 * a0 + 0.25 * a2, 0.75 * z0 + 0.25 * z2
     g3, a3, z3 = _euler(problem, g2, a2, z2, t + 0.5 * dt, dt, mass0)
     third = 1.0 / 3.0
-    return (third * g0 + 2 * third * g3, third * a0 + 2 * third * a3,
-            third * z0 + 2 * third * z3)
+    return (third * g0 + 2 * third * g3, third * a0 + 2 * third * a3, third * z0 + 2 * third * z3)
 
 
 def _record(problem, g, lower, upper, t, steps, mass0, cell):

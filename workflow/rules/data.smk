@@ -1,11 +1,13 @@
 rule data:
-    output:
-        "results/data/{dataset}.nc",
     input:
         package_sources("pipeline", "datasets", "io"),
+    output:
+        "results/data/{dataset}.nc",
     log:
         "results/logs/data/{dataset}.log",
     wildcard_constraints:
         dataset="vehicles|regression",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/data.py"

@@ -1,22 +1,27 @@
 rule figure:
+    input:
+        unpack(get_figure_inputs),
+        code=package_sources("figures", "plotting"),
     output:
         png=report(
             "results/figures/{figure}.png",
-            caption="../report/{figure}.rst",
+            caption="../report/figure.rst",
             category="Figures",
         ),
         pdf="results/figures/{figure}.pdf",
         data="results/figures/{figure}.nc",
-    input:
-        unpack(get_figure_inputs),
-        code=package_sources("figures", "plotting"),
     log:
         "results/logs/figures/{figure}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/figure.py"
 
 
 rule table1:
+    input:
+        vehicles="results/data/vehicles.nc",
+        particles="results/particles/fig3_vehicles.nc",
     output:
         csv=report(
             "results/tables/table1.csv",
@@ -24,10 +29,9 @@ rule table1:
             category="Tables",
         ),
         md="results/tables/table1.md",
-    input:
-        vehicles="results/data/vehicles.nc",
-        particles="results/particles/fig3_vehicles.nc",
     log:
         "results/logs/tables/table1.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/table1.py"

@@ -1,10 +1,12 @@
 rule moments:
-    output:
-        "results/moments/{experiment}.nc",
     input:
         unpack(get_moment_inputs),
         code=package_sources("pipeline", "moments", "exact"),
+    output:
+        "results/moments/{experiment}.nc",
     log:
         "results/logs/moments/{experiment}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/moments.py"

@@ -1,13 +1,17 @@
 rule particles:
-    output:
-        "results/particles/{experiment}.nc",
     input:
         data=DATA,
-        code=package_sources("pipeline", "network", "activations", "distributions", "diffusion"),
+        code=package_sources(
+            "pipeline", "network", "activations", "distributions", "diffusion"
+        ),
+    output:
+        "results/particles/{experiment}.nc",
     log:
         "results/logs/particles/{experiment}.log",
     benchmark:
         "results/benchmarks/particles/{experiment}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 2
     resources:
         mem_mb=4000,

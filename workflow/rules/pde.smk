@@ -1,13 +1,17 @@
 rule pde:
-    output:
-        "results/pde/{experiment}.nc",
     input:
         data=DATA,
-        code=package_sources("pipeline", "vlasov", "fokker_planck", "distributions", "diffusion"),
+        code=package_sources(
+            "pipeline", "vlasov", "fokker_planck", "distributions", "diffusion"
+        ),
+    output:
+        "results/pde/{experiment}.nc",
     log:
         "results/logs/pde/{experiment}.log",
     benchmark:
         "results/benchmarks/pde/{experiment}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 2
     resources:
         mem_mb=4000,

@@ -1,0 +1,88 @@
+"""Malformed configurations are rejected before any job, with the key path in the message."""
+
+import pytest
+
+from meanfield_resnet.settings import ConfigError, validate_config
+
+
+def set_key(cfg, path, value):
+    *head, last = path.split(".")
+    node = cfg
+    for key in head:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return cfg
+
+
+DELETE = object()
+E = "experiments.fig4_tanh"
+CASES = [
+    # (key path, bad value, text the message must contain)
+    ("seed", "abc", "seed"),
+    ("seed", -1, "seed"),
+    ("data.vehicles.count", 0, "data.vehicles.count"),
+    ("data.vehicles.colour", "red", "colour"),
+    ("data.vehicles.length_max", 1.0, "data.vehicles.length_max"),
+    ("data.regression.noise_std", -1.0, "data.regression.noise_std"),
+    ("data.regression.position_min", 0.0, "data.regression.position_min"),
+    (f"{E}.activation", "softplus", f"{E}.activation"),
+    (f"{E}.dimension", 3, f"{E}.dimension"),
+    (f"{E}.model", "boltzmann", f"{E}.model"),
+    (f"{E}.weight", "one", f"{E}.weight"),
+    (f"{E}.weight", [[1, 0], [0, 1]], f"{E}.weight"),
+    (f"{E}.bias", {"feedbak": -1}, f"{E}.bias"),
+    (f"{E}.final_time", 0, f"{E}.final_time"),
+    (f"{E}.final_time", -5.0, f"{E}.final_time"),
+    (f"{E}.output_times", [0.0, 7.0], f"{E}.output_times"),
+    (f"{E}.output_times", [2.0, 1.0], f"{E}.output_times"),
+    (f"{E}.output_times", [], f"{E}.output_times"),
+    (f"{E}.output_times", [0.0, 0.123], f"{E}.output_times"),
+    (f"{E}.particles.count", 0, f"{E}.particles.count"),
+    (f"{E}.particles.layers", 1.5, f"{E}.particles.layers"),
+    (f"{E}.pde.cfl", 1.5, f"{E}.pde.cfl"),
+    (f"{E}.pde.cells", 4, f"{E}.pde.cells"),
+    (f"{E}.pde.cells", [32, 32], f"{E}.pde.cells"),
+    (f"{E}.pde.frame", "lagrangian", f"{E}.pde.frame"),
+    (f"{E}.pde.domain", [[3.0, 1.0]], f"{E}.pde.domain"),
+    (f"{E}.pde.tolerance", 1, "tolerance"),
+    (f"{E}.initial.kind", "cauchy", f"{E}.initial.kind"),
+    (f"{E}.initial.low", 9.0, f"{E}.initial.high"),
+    (f"{E}.initial", {"kind": "gaussian", "mean": 0.0, "std": -1.0}, f"{E}.initial.std"),
+    (f"{E}.initial", {"kind": "samples", "source": "weather.rain"}, f"{E}.initial.source"),
+    (f"{E}.initial", {"kind": "samples"}, f"{E}.initial"),
+    (
+        f"{E}.initial",
+        {"kind": "samples", "source": "regression.slope_intercept"},
+        f"{E}.initial.source",
+    ),
+    (f"{E}.diffusion", {"kind": "constant", "value": -1.0}, f"{E}.diffusion.value"),
+    (f"{E}.bias", "from_target", f"{E}.bias"),
+    (f"{E}.lr", 0.1, "lr"),
+    ("experiments.fig9_fokker_planck.diffusion", DELETE, "fig9_fokker_planck.diffusion"),
+    ("experiments", {}, "experiments"),
+    ("experiments.bad-name", None, "bad-name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), CASES, ids=[c[0] + "=" + repr(c[1])[:20] for c in CASES]
+)
+def test_malformed_config_names_the_key(config_dict, path, value, expected):
+    with pytest.raises(ConfigError) as err:
+        validate_config(set_key(config_dict, path, value))
+    print(err.value)
+    assert expected in str(err.value)
+
+
+def test_valid_test_config_passes(config_dict):
+    settings = validate_config(config_dict)
+    assert settings.experiments["fig4_tanh"].pde["cfl"] == 0.8  # default filled
+
+
+def test_missing_key_is_named(config_dict):
+    del config_dict["experiments"]["fig4_tanh"]["final_time"]
+    with pytest.raises(ConfigError, match="final_time"):
+        validate_config(config_dict)

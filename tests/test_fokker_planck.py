@@ -1,0 +1,130 @@
+"""Scharfetter-Gummel Fokker-Planck solver: exact OU solution, steady states, invariants."""
+
+import numpy as np
+import pytest
+
+from conftest import observed_orders
+from meanfield_resnet import diffusion, exact, fokker_planck, network
+from meanfield_resnet.distributions import Distribution
+from meanfield_resnet.moments import grid_moments
+from meanfield_resnet.settings import Segment
+
+UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
+DOMAIN = np.array([-8.0, 14.0])
+
+
+def pde(
+    cells,
+    dt,
+    theta,
+    t=1.0,
+    law=UNIFORM,
+    k=1.0,
+    w=-1.0,
+    b=0.0,
+    target=None,
+    domain=DOMAIN,
+    times=None,
+):
+    return fokker_planck.solve_experiment(
+        law,
+        "identity",
+        w,
+        b,
+        diffusion.constant(k) if np.isscalar(k) else k,
+        [0.0, t] if times is None else times,
+        {"cells": cells, "time_step": dt, "theta": theta, "mass_tolerance": 1e-10},
+        domain,
+        target,
+    )
+
+
+@pytest.mark.parametrize(("theta", "order"), [(0.5, 2.0), (1.0, 1.0)])
+def test_error_against_exact_ornstein_uhlenbeck_and_order(theta, order):
+    cells = np.array([100, 200, 400, 800])
+    errors = []
+    for n in cells:
+        sol = pde(n, 2.0 / n, theta)
+        edges = np.linspace(*DOMAIN, n + 1)
+        errors.append(
+            np.abs(
+                sol.density[-1] * sol.dx - exact.ou_cell_masses(UNIFORM, -1.0, 0.0, 1.0, 1.0, edges)
+            ).sum()
+        )
+    orders = observed_orders(1.0 / cells, errors)
+    print(theta, errors, orders)
+    assert orders[-1] >= order - 0.2
+
+
+def test_mass_conserved_and_density_never_negative():
+    sol = pde(400, 0.05, 1.0, times=[0, 0.1, 1, 5, 20])
+    assert np.all(np.abs(sol.mass - 1) < 1e-12)
+    assert sol.density.min() >= 0.0
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        Distribution("gaussian", mean_=np.array([5.0]), std=np.array([0.5])),
+        Distribution("uniform", low=np.array([3.0]), high=np.array([6.0])),
+    ],
+)
+def test_fitted_steady_state_is_the_target(target):
+    """Discrete steady state: a null vector of the scheme to round-off; it equals the target
+    to discretisation error (second order for smooth targets)."""
+    k, b = diffusion.fit_target(target, -1.0)
+    errors = []
+    for n in (100, 200, 400):
+        lo, hi = fokker_planck.default_domain(UNIFORM, "identity", -1.0, b, k, 10.0, target)
+        edges = np.linspace(lo, hi, n + 1)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        lower, diag, upper = fokker_planck.operator(
+            edges, -edges[1:-1] + b, k(centres), k(edges[1:-1])
+        )
+        steady = fokker_planck.discrete_steady_state(lower, diag, upper, edges[1] - edges[0])
+        a_times = diag * steady
+        a_times[1:] += lower * steady[:-1]
+        a_times[:-1] += upper * steady[1:]
+        assert np.abs(a_times).max() < 1e-12 * np.abs(diag * steady).max()
+        dx = edges[1] - edges[0]
+        g = target.cell_probabilities([edges]) / dx
+        errors.append(np.abs(steady - g).sum() * dx)
+        # time stepping converges to the discrete steady state
+        sol = pde(n, 0.5, 1.0, t=60.0, b=b, k=k, target=target, domain=(lo, hi))
+        assert np.abs(sol.density[-1] - steady).sum() * dx < 1e-10
+    print(errors)
+    assert errors[-1] < errors[0] / 3
+
+
+def test_stochastic_particles_agree_with_pde_within_three_standard_errors():
+    m, t, layers = 100_000, 1.0, 1000
+    sol = pde(800, 0.0025, 0.5, t=t)
+    edges = np.linspace(*DOMAIN, 801)
+    pm = grid_moments(sol.density[-1], edges)
+    rng = np.random.default_rng(5)
+    seg = (Segment(0.0, np.inf, np.array([[-1.0]]), np.array([0.0])),)
+    x = network.simulate(
+        UNIFORM.sample(rng, m),
+        "identity",
+        seg,
+        t,
+        layers,
+        np.array([layers]),
+        diffusion=diffusion.constant(1.0),
+        rng=rng,
+    )[-1, :, 0]
+    se_mean = x.std() / np.sqrt(m)
+    se_var = np.sqrt(((x - x.mean()) ** 4).mean() - x.var() ** 2) / np.sqrt(m)
+    assert abs(x.mean() - pm["mean"]) < 3 * se_mean
+    assert abs(x.var() - pm["variance"]) < 3 * se_var
+
+
+def test_thomas_kernel_agrees_with_its_python_self():
+    rng = np.random.default_rng(0)
+    f = rng.random(30)
+    lower, upper = rng.random(29), rng.random(29)
+    diag = -np.concatenate([lower, [0]]) - np.concatenate([[0], upper])
+    a, b = np.empty(30), np.empty(30)
+    fokker_planck.theta_step(f, lower, diag, upper, 0.3, 0.5, a)
+    fokker_planck.theta_step.py_func(f, lower, diag, upper, 0.3, 0.5, b)
+    np.testing.assert_allclose(a, b, rtol=1e-14)

@@ -1,0 +1,143 @@
+"""Finite-volume Vlasov solver against exact solutions (MODEL.md §3)."""
+
+import numpy as np
+import pytest
+
+from conftest import observed_orders
+from meanfield_resnet import exact, network, vlasov
+from meanfield_resnet.distributions import Distribution, scott_bandwidth
+from meanfield_resnet.moments import grid_moments, particle_moments, particle_standard_errors
+from meanfield_resnet.settings import Segment
+
+UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
+BUMP = Distribution("gaussian", mean_=np.array([0.5]), std=np.array([0.4]))
+
+
+def solve_1d(law, activation, w, b, n, times, moving=True, domain=None, feedback=None, **kw):
+    seg = (Segment(0.0, np.inf, np.array([[w]]), np.array([b])),)
+    box = law.support() if domain is None else np.asarray(domain, float)
+    frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (n,), moving)
+    problem = vlasov.VlasovProblem(activation, seg, feedback, frame, **kw)
+    return vlasov.solve(problem, law.cell_probabilities([frame.edges(0)]), times)
+
+
+def edges_at(sol, k):
+    n = sol.density.shape[1]
+    return sol.lower[k, 0] + (sol.upper[k, 0] - sol.lower[k, 0]) * np.linspace(0, 1, n + 1)
+
+
+def l1_error(sol, law, activation, w, b, t):
+    e = edges_at(sol, -1)
+    return np.abs(
+        sol.density[-1] * np.diff(e) - exact.cell_masses(law, activation, w, b, t, e)
+    ).sum()
+
+
+@pytest.mark.parametrize(
+    ("activation", "moving"),
+    [("identity", False), ("tanh", False), ("tanh", True), ("sigmoid", True)],
+)
+def test_l1_error_and_observed_order(activation, moving):
+    """Design order 3 (WENO5 in space, SSP-RK3 in time with dt ∝ Δη): asserted >= 2.8."""
+    w, b, t = 1.0, -0.3, 1.0
+    cells = [100, 200, 400, 800] if not moving else [50, 100, 200, 400]
+    errors = [
+        l1_error(
+            solve_1d(BUMP, activation, w, b, n, [0, t], moving, None if moving else [[-12, 14]]),
+            BUMP,
+            activation,
+            w,
+            b,
+            t,
+        )
+        for n in cells
+    ]
+    orders = observed_orders(1 / np.array(cells), errors)
+    print(activation, moving, errors, orders)
+    assert errors[-1] < 1e-5
+    assert orders[-1] >= 2.8 and orders.mean() >= 2.8
+
+
+def test_mass_and_positivity_with_a_discontinuous_density():
+    sol = solve_1d(UNIFORM, "tanh", 1.0, -5.0, 200, [0, 1, 2, 5])
+    assert np.all(np.abs(sol.mass - 1.0) < 1e-12)
+    assert sol.min_density.min() >= -1e-14
+    assert np.all(sol.density >= -1e-14)
+
+
+@pytest.mark.parametrize(
+    ("w", "b", "feedback", "law"),
+    [
+        (-1.0, 0.0, None, UNIFORM),  # Figs. 1-2 left
+        (-1.0, 0.0, -1.0, UNIFORM),  # Figs. 1-2 right (feedback bias)
+        (1.0, -1.0, None, "slopes"),  # Fig. 7
+    ],
+)
+def test_moments_match_exact_at_paper_settings(w, b, feedback, law):
+    if law == "slopes":
+        rng = np.random.default_rng(0)
+        x = np.repeat(np.linspace(1, 10, 50), 100)
+        samples = ((x + rng.standard_normal(x.size)) / x)[:, None]
+        law = Distribution("samples", samples=samples, bandwidth=scott_bandwidth(samples))
+    times = np.linspace(0, 5, 21)
+    sol = solve_1d(law, "identity", w, b, 400, times, feedback=feedback)
+    edges = np.stack([edges_at(sol, k) for k in range(times.size)])
+    num = grid_moments(sol.density, edges)
+    # exact moments of the projected initial density (KDE truncated at 8 bandwidths)
+    m0 = grid_moments(sol.density[0], edges[0])
+    ex = exact.identity_moments(m0["mean"], m0["variance"], w, b, times, feedback=feedback)
+    for name in ("mean", "variance", "energy"):
+        rel = np.abs(num[name] / ex[name] - 1)
+        assert rel.max() < 1e-4, (name, rel.max())
+
+
+def test_particles_agree_with_pde_moments_within_monte_carlo_error():
+    w, b, t, m = 1.0, -5.0, 2.0, 100_000
+    sol = solve_1d(UNIFORM, "tanh", w, b, 400, [0, 1, 2])
+    pde = grid_moments(sol.density, np.stack([edges_at(sol, k) for k in range(3)]))
+    x0 = UNIFORM.sample(np.random.default_rng(11), m)
+    layers = 4000
+    seg = (Segment(0.0, np.inf, np.array([[w]]), np.array([b])),)
+    x = network.simulate(x0, "tanh", seg, t, layers, np.array([0, 2000, 4000]))[..., 0]
+    pm, se = particle_moments(x), particle_standard_errors(x)
+    for name in ("mean", "variance", "energy"):
+        assert np.all(np.abs(pm[name] - pde[name]) <= 3 * se[name] + 1e-12), name
+
+
+def test_two_dimensional_separable_case_is_the_product_of_1d_solutions():
+    law = Distribution("gaussian", mean_=np.array([0.5, -0.2]), std=np.array([0.4, 0.3]))
+    weight, bias, t = np.diag([1.0, -0.5]), np.array([-0.3, 0.1]), 1.0
+    errors = []
+    for n in (32, 64):
+        frame = vlasov.Frame(law.support()[:, 0].copy(), law.support()[:, 1].copy(), (n, n))
+        seg = (Segment(0.0, np.inf, weight, bias),)
+        problem = vlasov.VlasovProblem("tanh", seg, None, frame)
+        sol = vlasov.solve(
+            problem, law.cell_probabilities([frame.edges(0), frame.edges(1)]), [0, t]
+        )
+        masses = []
+        for r in range(2):
+            e = sol.lower[-1, r] + (sol.upper[-1, r] - sol.lower[-1, r]) * np.linspace(0, 1, n + 1)
+            law_r = Distribution("gaussian", mean_=law.mean_[r : r + 1], std=law.std[r : r + 1])
+            masses.append(exact.cell_masses(law_r, "tanh", weight[r, r], bias[r], t, e))
+        cell = np.prod((sol.upper[-1] - sol.lower[-1]) / n)
+        errors.append(np.abs(sol.density[-1] * cell - np.outer(*masses)).sum())
+        assert abs(sol.mass[-1] - 1) < 1e-12
+    print(errors)
+    assert errors[1] < errors[0] / 4 and errors[1] < 2e-4
+
+
+def test_fixed_domain_too_small_fails_with_a_clear_message():
+    with pytest.raises(FloatingPointError, match="mass left the domain"):
+        solve_1d(BUMP, "identity", 1.0, 0.0, 100, [0, 1], moving=False, domain=[[-3, 3]])
+
+
+def test_kernel_agrees_with_its_python_self():
+    rng = np.random.default_rng(2)
+    g = rng.random((40, 3))
+    u = rng.normal(size=(41, 3)) * 0.5
+    f1, f2 = np.empty((41, 3)), np.empty((41, 3))
+    a = vlasov.axis_fluxes(g, u, 0.8, False, 1e-40, f1)
+    b = vlasov.axis_fluxes.py_func(g, u, 0.8, False, 1e-40, f2)
+    np.testing.assert_allclose(f1, f2, rtol=1e-13, atol=1e-15)
+    assert a == b
