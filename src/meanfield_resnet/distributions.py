@@ -89,10 +89,9 @@ class Distribution:
             mass = counts
         else:
             w = [self.axis_cdf_weights(a, e) for a, e in enumerate(edges)]
-            if len(w) == 1:
-                mass = w[0].sum(axis=0)
-            else:
-                mass = w[0].T @ w[1]
+            # einsum's own loops, not BLAS: the sum order (and so every bit) must not
+            # depend on how many threads a job gets
+            mass = w[0].sum(axis=0) if len(w) == 1 else np.einsum("ki,kj->ij", w[0], w[1])
         total = mass.sum()
         if not total > 0:
             raise ValueError("the initial distribution has no mass on the grid")

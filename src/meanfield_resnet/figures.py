@@ -56,7 +56,7 @@ def density_2d_snapshots(pde: xr.Dataset, times) -> xr.Dataset:
     sel = pde.sel(time=list(times), method="nearest")
     ds = xr.Dataset({"density": sel["density"], "x": sel["x"], "y": sel["y"]})
     lower, upper = [], []
-    for axis, (name, other) in enumerate((("x", "cell_y"), ("y", "cell_x"))):
+    for name, other in (("x", "cell_y"), ("y", "cell_x")):
         marginal = ds["density"].sum(other).values
         cdf = np.cumsum(marginal, axis=1) / marginal.sum(axis=1, keepdims=True)
         centres = ds[name].values

@@ -80,9 +80,13 @@ def densities_2d(ds: xr.Dataset, title: str, marker=None):
         if marker is not None:
             ax.plot(*marker, "r+", ms=12, mew=2, label="target")
             ax.legend(fontsize=8)
-        ax.set(title=f"t = {t:g}", xlabel="slope", ylabel="intercept",
-               xlim=sub.view_lower.values[0:1].tolist() + sub.view_upper.values[0:1].tolist(),
-               ylim=sub.view_lower.values[1:2].tolist() + sub.view_upper.values[1:2].tolist())
+        ax.set(
+            title=f"t = {t:g}",
+            xlabel="slope",
+            ylabel="intercept",
+            xlim=sub.view_lower.values[0:1].tolist() + sub.view_upper.values[0:1].tolist(),
+            ylim=sub.view_lower.values[1:2].tolist() + sub.view_upper.values[1:2].tolist(),
+        )
     fig.suptitle(title)
     return fig
 

@@ -45,5 +45,22 @@ def get_figure_inputs(wildcards):
     return inputs
 
 
-def caption(name):
-    return f"../report/{name}.rst"
+def get_experiment_settings(wildcards):
+    """The experiment's configuration (sorted JSON) and base seed: a changed parameter
+    reruns exactly the jobs of that experiment (Snakemake's params rerun trigger)."""
+    experiment = SETTINGS.experiments[wildcards.experiment]
+    return f"seed={SETTINGS.seed} {experiment.to_json()}"
+
+
+def get_data_settings(wildcards):
+    import json
+
+    return f"seed={SETTINGS.seed} {json.dumps(SETTINGS.data[wildcards.dataset], sort_keys=True)}"
+
+
+def get_figure_settings(wildcards):
+    spec = FIGURES[wildcards.figure]
+    names = sorted(
+        {e for stage in ("particles", "pde", "moments") for e in spec.get(stage, [])}
+    )
+    return [SETTINGS.experiments[n].to_json() for n in names]

@@ -9,5 +9,7 @@ rule data:
         dataset="vehicles|regression",
     conda:
         "../../environment.yml"
+    params:
+        settings=get_data_settings,
     script:
         "../scripts/data.py"

@@ -14,6 +14,8 @@ rule figure:
         "results/logs/figures/{figure}.log",
     conda:
         "../../environment.yml"
+    params:
+        settings=get_figure_settings,
     script:
         "../scripts/figure.py"
 

@@ -8,5 +8,7 @@ rule moments:
         "results/logs/moments/{experiment}.log",
     conda:
         "../../environment.yml"
+    params:
+        settings=get_experiment_settings,
     script:
         "../scripts/moments.py"

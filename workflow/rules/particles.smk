@@ -15,5 +15,7 @@ rule particles:
     threads: 2
     resources:
         mem_mb=4000,
+    params:
+        settings=get_experiment_settings,
     script:
         "../scripts/particles.py"
