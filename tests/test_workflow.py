@@ -67,8 +67,6 @@ def test_test_workflow_runs_end_to_end(completed):
     for n in range(1, 11):
         assert (results / f"figures/fig{n}.png").stat().st_size > 10_000
     assert "accuracy" in (results / "tables/table1.md").read_text().lower()
-    again = run(["-n", "--cores", "1"], workdir)
-    assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def _data_files(results):
@@ -132,3 +130,23 @@ def test_changing_one_parameter_reruns_only_its_jobs(completed, tmp_path):
         if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] != "total"
     }
     assert planned == {"particles": 1, "pde": 1, "moments": 1, "figure": 1, "all": 1}, out
+
+
+def test_changed_solver_source_reruns_the_solver_jobs(completed):
+    import os
+
+    source = ROOT / "src/meanfield_resnet/vlasov.py"
+    stat = source.stat()
+    try:
+        os.utime(source, (stat.st_atime, stat.st_mtime + 3600))
+        res = run(["-n", "--cores", "1", "--quiet", "rules"], completed)
+    finally:
+        os.utime(source, (stat.st_atime, stat.st_mtime))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "pde" in out and "data " not in out
+
+
+def test_unchanged_rerun_does_nothing(completed):
+    res = run(["-n", "--cores", "1"], completed)
+    assert "Nothing to be done" in res.stdout + res.stderr
