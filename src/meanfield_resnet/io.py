@@ -63,6 +63,24 @@ VARIABLES = {
     "experiment": ("experiment name", "1"),
     "view_lower": ("lower corner of the plotted window (central 99.9 % of the mass)", "1"),
     "view_upper": ("upper corner of the plotted window (central 99.9 % of the mass)", "1"),
+    "solver": ("solver and test problem", "1"),
+    "problem": ("exact-solution test problem", "1"),
+    "level": ("refinement level", "1"),
+    "cells": ("cells per axis", "1"),
+    "l1_error": ("L1 error of the cell masses against the exact solution", "1"),
+    "observed_order": ("observed order log2(e_{k-1}/e_k)", "1"),
+    "design_order": ("design order of the scheme", "1"),
+    "particles": ("number of particles M", "1"),
+    "seed": ("independent run index", "1"),
+    "w1": ("Wasserstein-1 distance between particles and PDE at the final time", "1"),
+    "quantity": ("derivative of a moment", "1"),
+    "sensitivity": ("derivative of the moment with respect to the parameter", "1"),
+    "activation": ("activation function", "1"),
+    "weight": ("weight w", "1"),
+    "bias": ("bias b", "1"),
+    "accuracy": ("fraction of vehicles classified correctly", "1"),
+    "final_variance": ("variance of the mean-field solution at the final time", "1"),
+    "log10_final_variance": ("log10 of the final variance", "1"),
     "target": ("target point of the flow (steady state)", "1"),
 }
 
@@ -99,13 +117,16 @@ def provenance(
     return ds
 
 
-def write(ds: xr.Dataset, path) -> None:
-    """Describe and write ``ds`` to ``path`` atomically (temporary file, then rename)."""
+def write(ds: xr.Dataset, path, missing_ok: bool = False) -> None:
+    """Describe and write ``ds`` to ``path`` atomically (temporary file, then rename).
+    NaN or Inf is refused unless ``missing_ok`` (tables where NaN means "not applicable")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     describe(ds)
     for name, var in ds.data_vars.items():
-        if var.dtype.kind == "f" and not np.all(np.isfinite(var.values)):
+        if missing_ok or var.dtype.kind != "f":
+            continue
+        if not np.all(np.isfinite(var.values)):
             raise FloatingPointError(f"refusing to write {path}: {name} has NaN or Inf")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)

@@ -137,3 +137,93 @@ def save(fig, png: str, pdf: str) -> None:
     fig.savefig(png, dpi=150)
     fig.savefig(pdf)
     plt.close(fig)
+
+
+def meanfield(ds: xr.Dataset):
+    """W1(particles, PDE) against M per experiment, with the fitted power law."""
+    fig, ax = _panels(1, 5.5, 4.2)
+    ax = ax[0]
+    for i, name in enumerate(ds.experiment.values):
+        sub = ds.sel(experiment=name)
+        m = sub.particles.values
+        color = f"C{i}"
+        for s in sub.seed.values:
+            ax.loglog(m, sub.w1.sel(seed=s), "o", color=color, alpha=0.4, ms=4)
+        ax.loglog(
+            m,
+            np.exp(sub.fit_intercept.values) * m**sub.fit_slope.values,
+            color=color,
+            label=f"{name}: slope {float(sub.fit_slope):.3f} "
+            f"[{float(sub.fit_slope_ci_low):.3f}, {float(sub.fit_slope_ci_high):.3f}]",
+        )
+    ax.loglog(m, np.exp(ds.fit_intercept.values.max()) * m**-0.5, "k:", label="M^(-1/2)")
+    ax.set(
+        xlabel="particles M",
+        ylabel="W1(empirical, PDE) at T",
+        title="mean-field limit (95 % CI of the slope)",
+    )
+    ax.legend(fontsize=8)
+    return fig
+
+
+def convergence(ds: xr.Dataset):
+    """L1 error against cells per solver (log-log)."""
+    fig, ax = _panels(1, 6.0, 4.4)
+    ax = ax[0]
+    for name in ds.solver.values:
+        sub = ds.sel(solver=name).dropna("level")
+        last = float(sub.observed_order.values[-1])
+        ax.loglog(sub.cells, sub.l1_error, "o-", label=f"{name} (order {last:.2f})")
+    ax.set(xlabel="cells per axis", ylabel="L1 error", title="solver convergence")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def sensitivities(ds: xr.Dataset):
+    fig, axes = _panels(ds.sizes["quantity"], 3.6, 3.2)
+    for ax, q in zip(axes, ds.quantity.values, strict=True):
+        sub = ds.sensitivity.sel(quantity=q)
+        ax.plot(ds.time, sub.sel(source="pde"), "o", label="PDE, central differences")
+        ax.plot(ds.time, sub.sel(source="exact"), "k--", label="exact")
+        ax.set(title=str(q).replace("_", "/"), xlabel="t")
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def steady_states(ds: xr.Dataset):
+    theme()
+    nw, na = ds.sizes["weight"], ds.sizes["activation"]
+    fig, axes = plt.subplots(
+        nw, na, figsize=(3.4 * na, 2.8 * nw), constrained_layout=True, squeeze=False
+    )
+    for i, w in enumerate(ds.weight.values):
+        for j, act in enumerate(ds.activation.values):
+            ax = axes[i, j]
+            for t in ds.time.values:
+                sub = ds.sel(weight=w, activation=act, time=t)
+                ax.plot(sub.x, sub.density, label=f"t = {t:g}")
+            ax.axvline(-ds.attrs["bias"] / w, color="k", ls=":", lw=1)
+            ax.set(title=f"{act}, w = {w:g}", xlabel="x", yscale="log", ylim=(1e-4, None))
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def sweep(ds: xr.Dataset):
+    theme()
+    na = ds.sizes["activation"]
+    fig, axes = plt.subplots(2, na, figsize=(4.2 * na, 6.4), constrained_layout=True, squeeze=False)
+    for j, act in enumerate(ds.activation.values):
+        sub = ds.sel(activation=act)
+        for i, (name, label) in enumerate(
+            (("accuracy", "accuracy"), ("log10_final_variance", "log10 final variance"))
+        ):
+            sns.heatmap(
+                sub[name].to_pandas(),
+                ax=axes[i, j],
+                annot=True,
+                fmt=".2f",
+                cmap="viridis",
+                cbar_kws={"label": label},
+            )
+            axes[i, j].set(title=f"{act}: {label}")
+    return fig

@@ -69,6 +69,8 @@ def validate_config(raw: dict) -> Config:
         raise ConfigError("config: expected a mapping at the top level")
     config = copy.deepcopy(raw)
     _schema_error(config)
+    for study in ("meanfield", "sweep"):  # so that their defaults are filled in too
+        config.setdefault("studies", {}).setdefault(study, {})
     _with_defaults(jsonschema.Draft202012Validator)(schema()).validate(config)
     experiments = {
         name: _experiment(name, entry) for name, entry in sorted(config["experiments"].items())
@@ -81,7 +83,21 @@ def validate_config(raw: dict) -> Config:
     vehicles = config["data"]["vehicles"]
     if vehicles["length_max"] <= vehicles["length_min"]:
         raise ConfigError("config key 'data.vehicles.length_max': must be > length_min")
-    return Config(seed=config["seed"], data=config["data"], experiments=experiments, raw=config)
+    studies = config["studies"]
+    for i, name in enumerate(studies["meanfield"]["experiments"]):
+        exp = experiments.get(name)
+        if exp is None or exp.pde is None or exp.dimension != 1:
+            raise ConfigError(
+                f"config key 'studies.meanfield.experiments.{i}': {name!r} is not a 1-D "
+                "experiment with a pde section"
+            )
+    return Config(
+        seed=config["seed"],
+        data=config["data"],
+        experiments=experiments,
+        studies=studies,
+        raw=config,
+    )
 
 
 def load_config(path) -> Config:
@@ -150,6 +166,7 @@ class Config:
     seed: int
     data: dict
     experiments: dict[str, Experiment]
+    studies: dict
     raw: dict
 
     def experiments_with(self, stage: str) -> list[str]:

@@ -64,3 +64,10 @@ def get_figure_settings(wildcards):
         {e for stage in ("particles", "pde", "moments") for e in spec.get(stage, [])}
     )
     return [SETTINGS.experiments[n].to_json() for n in names]
+
+
+def get_study_inputs(wildcards):
+    if wildcards.study == "meanfield":
+        names = SETTINGS.studies["meanfield"]["experiments"]
+        return [f"results/studies/meanfield/{name}.nc" for name in names]
+    return [f"results/studies/{wildcards.study}.nc"]

@@ -1,0 +1,316 @@
+"""Studies beyond the paper: the numbers that show the theory holds.
+
+- mean-field limit: W1(empirical measure of M network particles, PDE solution) against M,
+  with the fitted slope (theory: -1/2 for i.i.d. data) and its 95 % confidence interval;
+- solver convergence: observed orders of every solver against exact solutions;
+- sensitivities of mean and variance to w and b: central differences of PDE runs against
+  the formulas of MODEL.md §3;
+- steady states: late-time densities for each activation with w < 0 and w > 0;
+- parameter sweeps: one job per (activation, w, b), classification accuracy on the vehicle
+  data and final variance of the mean-field solution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from . import diffusion, exact, fokker_planck, network, vlasov
+from .activations import ACTIVATIONS
+from .distributions import Distribution
+from .moments import grid_moments, w1_particles_grid
+from .pipeline import diffusion_and_bias, initial_law
+from .settings import Segment
+
+UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
+BUMP = Distribution("gaussian", mean_=np.array([0.5]), std=np.array([0.4]))
+
+
+def _segments(w, b, d=1):
+    return (Segment(0.0, np.inf, np.eye(d) * w if np.isscalar(w) else w, np.full(d, b)),)
+
+
+def _final_cells(pde: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Edges and masses of the PDE solution at its last output time."""
+    last = pde.isel(time=-1)
+    x, dx = last["x"].values, float(last["dx"].values)
+    edges = np.concatenate([x - dx / 2, [x[-1] + dx / 2]])
+    return edges, last["density"].values * dx
+
+
+def fit_power_law(m: np.ndarray, w1: np.ndarray) -> dict[str, float]:
+    """Least-squares slope p of log W1 = c + p log M over all (M, seed) pairs, with its
+    standard error and 95 % confidence interval (Student t)."""
+    x, y = np.log(m.ravel()), np.log(w1.ravel())
+    res = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, x.size - 2) * res.stderr
+    return {
+        "slope": res.slope,
+        "slope_stderr": res.stderr,
+        "slope_ci_low": res.slope - half,
+        "slope_ci_high": res.slope + half,
+        "intercept": res.intercept,
+    }
+
+
+def meanfield_convergence(
+    config, exp, data, pde: xr.Dataset, counts, seeds: int, layers: int, log=None
+) -> xr.Dataset:
+    """W1 at the final time between M network particles and the PDE solution, per (M, seed)."""
+    law = initial_law(exp, data)
+    k, segments = diffusion_and_bias(exp, data)
+    edges, masses = _final_cells(pde)
+    w1 = np.empty((len(counts), seeds))
+    for i, m in enumerate(counts):
+        for s in range(seeds):
+            seq = np.random.SeedSequence([config.seed, 7, int(m), s])
+            rng = np.random.default_rng(seq)
+            x = network.simulate(
+                law.sample(rng, int(m)),
+                exp.activation,
+                segments,
+                exp.final_time,
+                layers,
+                np.array([layers]),
+                feedback=exp.feedback,
+                diffusion=k,
+                rng=rng,
+            )[-1, :, 0]
+            w1[i, s] = w1_particles_grid(x, edges, masses)
+        if log is not None:
+            log(f"M = {m}: W1 = {w1[i].mean():.3e} (mean over {seeds} seeds)")
+    fit = fit_power_law(np.repeat(np.asarray(counts, float)[:, None], seeds, axis=1), w1)
+    ds = xr.Dataset(
+        {"w1": (("particles", "seed"), w1)},
+        coords={"particles": np.asarray(counts), "seed": np.arange(seeds)},
+    )
+    ds.attrs.update({k: float(v) for k, v in fit.items()})
+    ds.attrs.update(experiment=exp.name, layers=layers)
+    return ds
+
+
+def _vlasov_1d_error(activation, n, moving):
+    w, b, t = 1.0, -0.3, 1.0
+    box = BUMP.support() if moving else np.array([[-12.0, 14.0]])
+    frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (n,), moving)
+    sol = vlasov.solve(
+        vlasov.VlasovProblem(activation, _segments(w, b), None, frame),
+        BUMP.cell_probabilities([frame.edges(0)]),
+        [0.0, t],
+    )
+    e = sol.lower[-1, 0] + (sol.upper[-1, 0] - sol.lower[-1, 0]) * np.linspace(0, 1, n + 1)
+    ex = exact.cell_masses(BUMP, activation, w, b, t, e)
+    return np.abs(sol.density[-1] * np.diff(e) - ex).sum()
+
+
+def _vlasov_2d_error(n):
+    law = Distribution("gaussian", mean_=np.array([0.5, -0.2]), std=np.array([0.4, 0.3]))
+    weight, bias, t = np.diag([1.0, -0.5]), np.array([-0.3, 0.1]), 1.0
+    frame = vlasov.Frame(law.support()[:, 0].copy(), law.support()[:, 1].copy(), (n, n))
+    problem = vlasov.VlasovProblem("tanh", (Segment(0.0, np.inf, weight, bias),), None, frame)
+    sol = vlasov.solve(problem, law.cell_probabilities([frame.edges(0), frame.edges(1)]), [0, t])
+    masses = []
+    for r in range(2):
+        e = sol.lower[-1, r] + (sol.upper[-1, r] - sol.lower[-1, r]) * np.linspace(0, 1, n + 1)
+        law_r = Distribution("gaussian", mean_=law.mean_[r : r + 1], std=law.std[r : r + 1])
+        masses.append(exact.cell_masses(law_r, "tanh", weight[r, r], bias[r], t, e))
+    cell = np.prod((sol.upper[-1] - sol.lower[-1]) / n)
+    return np.abs(sol.density[-1] * cell - np.outer(*masses)).sum()
+
+
+def _fokker_planck_error(n):
+    domain = np.array([-8.0, 14.0])
+    sol = fokker_planck.solve_experiment(
+        UNIFORM,
+        "identity",
+        -1.0,
+        0.0,
+        diffusion.constant(1.0),
+        [0.0, 1.0],
+        {"cells": n, "time_step": 2.0 / n, "theta": 0.5, "mass_tolerance": 1e-10},
+        domain,
+    )
+    edges = np.linspace(*domain, n + 1)
+    return np.abs(
+        sol.density[-1] * sol.dx - exact.ou_cell_masses(UNIFORM, -1.0, 0.0, 1.0, 1.0, edges)
+    ).sum()
+
+
+CONVERGENCE_CASES = {
+    # name: (error function of the cell count, cell counts, design order, exact solution)
+    "vlasov_1d_identity_fixed": (
+        lambda n: _vlasov_1d_error("identity", n, False),
+        [100, 200, 400, 800, 1600],
+        3,
+        "σ = id, w = 1, b = -0.3, f0 = N(0.5, 0.4²), t = 1",
+    ),
+    "vlasov_1d_tanh_fixed": (
+        lambda n: _vlasov_1d_error("tanh", n, False),
+        [100, 200, 400, 800, 1600],
+        3,
+        "σ = tanh, w = 1, b = -0.3, f0 = N(0.5, 0.4²), t = 1",
+    ),
+    "vlasov_1d_tanh_moving": (
+        lambda n: _vlasov_1d_error("tanh", n, True),
+        [50, 100, 200, 400, 800],
+        3,
+        "as above, moving grid",
+    ),
+    "vlasov_1d_sigmoid_moving": (
+        lambda n: _vlasov_1d_error("sigmoid", n, True),
+        [50, 100, 200, 400, 800],
+        3,
+        "σ = sigmoid, moving grid",
+    ),
+    "vlasov_2d_tanh_moving": (
+        _vlasov_2d_error,
+        [16, 32, 64, 128],
+        2,
+        "σ = tanh, W = diag(1, -0.5), product Gaussian, t = 1",
+    ),
+    "fokker_planck_ou_cn": (
+        _fokker_planck_error,
+        [100, 200, 400, 800, 1600],
+        2,
+        "σ = id, w = -1, K = 1, f0 = U[2,8], t = 1, Crank-Nicolson",
+    ),
+}
+
+
+def convergence(log=None) -> xr.Dataset:
+    """L1 errors against exact solutions on grid sequences and the observed orders."""
+    parts = []
+    for name, (error, cells, design, problem) in CONVERGENCE_CASES.items():
+        errors = np.array([error(n) for n in cells])
+        orders = np.concatenate([[np.nan], np.log2(errors[:-1] / errors[1:])])
+        if log is not None:
+            log(f"{name}: errors {errors}, orders {orders[1:]}")
+        parts.append(
+            xr.Dataset(
+                {
+                    "l1_error": ("level", errors),
+                    "observed_order": ("level", orders),
+                    "cells": ("level", np.asarray(cells)),
+                },
+                coords={"level": np.arange(len(cells))},
+            )
+            .expand_dims(solver=[name])
+            .assign(design_order=("solver", [design]), problem=("solver", [problem]))
+        )
+    return xr.concat(parts, dim="solver", join="outer", fill_value=np.nan)
+
+
+def sensitivities(w=-1.0, b=0.5, step=1e-3, times=(0.0, 0.5, 1.0, 1.5, 2.0)) -> xr.Dataset:
+    """d(mean)/dw, d(mean)/db, d(variance)/dw, d(variance)/db of the Vlasov solution
+    (σ = identity, f0 = U[2,8]) by central differences of PDE runs, and exactly."""
+    times = np.asarray(times, float)
+
+    def moments(ww, bb):
+        frame = vlasov.Frame(np.array([2.0]), np.array([8.0]), (200,))
+        sol = vlasov.solve(
+            vlasov.VlasovProblem("identity", _segments(ww, bb), None, frame),
+            UNIFORM.cell_probabilities([frame.edges(0)]),
+            times,
+        )
+        edges = sol.lower[:, :1] + (sol.upper - sol.lower)[:, :1] * np.linspace(0, 1, 201)
+        return grid_moments(sol.density, edges)
+
+    numeric = {}
+    for par, (plus, minus) in {
+        "w": ((w + step, b), (w - step, b)),
+        "b": ((w, b + step), (w, b - step)),
+    }.items():
+        hi, lo = moments(*plus), moments(*minus)
+        for q in ("mean", "variance"):
+            numeric[f"d{q}_d{par}"] = (hi[q] - lo[q]) / (2 * step)
+    mu0, v0 = 5.0, 3.0
+    ewt = np.exp(w * times)
+    exact_values = {
+        "dmean_db": (ewt - 1) / w,
+        "dmean_dw": times * ewt * (mu0 + b / w) - b / w**2 * (ewt - 1),
+        "dvariance_db": np.zeros_like(times),
+        "dvariance_dw": 2 * times * v0 * np.exp(2 * w * times),
+    }
+    names = sorted(numeric)
+    return xr.Dataset(
+        {
+            "sensitivity": (
+                ("quantity", "source", "time"),
+                np.stack([[numeric[n], exact_values[n]] for n in names]),
+            )
+        },
+        coords={"quantity": names, "source": ["pde", "exact"], "time": times},
+        attrs={"weight": w, "bias": b, "step": step},
+    )
+
+
+def steady_states(weights=(-1.0, 1.0), bias=0.5, times=(0.0, 1.0, 5.0), cells=200) -> xr.Dataset:
+    """Densities from f0 = N(0, 1) for every activation and w < 0, w > 0 (x* = -b/w)."""
+    law = Distribution("gaussian", mean_=np.array([0.0]), std=np.array([1.0]), truncate=6.0)
+    runs = []
+    for activation in ACTIVATIONS:
+        for w in weights:
+            box = law.support()
+            frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (cells,))
+            sol = vlasov.solve(
+                vlasov.VlasovProblem(activation, _segments(w, bias), None, frame),
+                law.cell_probabilities([frame.edges(0)]),
+                list(times),
+            )
+            centres = sol.lower[:, :1] + (sol.upper - sol.lower)[:, :1] * sol.reference_centres[0]
+            runs.append(
+                xr.Dataset(
+                    {"density": (("time", "cell"), sol.density), "x": (("time", "cell"), centres)},
+                    coords={"time": np.asarray(times)},
+                ).expand_dims(activation=[activation], weight=[w])
+            )
+    ds = xr.combine_by_coords(runs)
+    ds.attrs["bias"] = bias
+    return ds
+
+
+def sweep_point(
+    activation: str,
+    weight: float,
+    bias: float,
+    vehicles: xr.Dataset,
+    final_time: float = 5.0,
+    layers: int = 100,
+    cells: int = 200,
+) -> xr.Dataset:
+    """Accuracy of the network on the vehicle data (class = side of the threshold at the
+    end) and the final variance of the mean-field solution from U[2,8]."""
+    segs = _segments(weight, bias)
+    lengths = vehicles["length"].values[:, None]
+    final = network.simulate(lengths, activation, segs, final_time, layers, np.array([layers]))[
+        -1, :, 0
+    ]
+    predicted = final > vehicles.attrs["threshold"]
+    accuracy = float((predicted == vehicles["is_truck"].values.astype(bool)).mean())
+    frame = vlasov.Frame(np.array([2.0]), np.array([8.0]), (cells,))
+    sol = vlasov.solve(
+        vlasov.VlasovProblem(activation, segs, None, frame),
+        UNIFORM.cell_probabilities([frame.edges(0)]),
+        [0.0, final_time],
+    )
+    edges = sol.lower[-1, 0] + (sol.upper[-1, 0] - sol.lower[-1, 0]) * np.linspace(0, 1, cells + 1)
+    variance = float(grid_moments(sol.density[-1], edges)["variance"])
+    return xr.Dataset(
+        {"accuracy": ((), accuracy), "final_variance": ((), variance)},
+        coords={"activation": activation, "weight": weight, "bias": bias},
+    )
+
+
+def convergence_frame(ds: xr.Dataset):
+    """The convergence study as a table: solver, problem, cells, L1 error, observed order."""
+    frame = ds[["l1_error", "observed_order", "cells"]].to_dataframe().reset_index()
+    frame = frame.dropna(subset=["l1_error"])
+    frame["design_order"] = frame["solver"].map(
+        dict(zip(ds.solver.values, ds.design_order.values, strict=True))
+    )
+    frame["problem"] = frame["solver"].map(
+        dict(zip(ds.solver.values, ds.problem.values, strict=True))
+    )
+    frame["cells"] = frame["cells"].astype(int)
+    return frame[["solver", "problem", "cells", "l1_error", "observed_order", "design_order"]]

@@ -1,0 +1,119 @@
+# Studies beyond the paper; target `snakemake studies`.
+from snakemake.utils import Paramspace
+import pandas as pd
+
+SWEEP = Paramspace(
+    pd.read_csv(SETTINGS.studies["sweep"]["table"], sep="\t"), filename_params="*"
+)
+STUDIES = ["meanfield", "convergence", "sensitivities", "steady_states", "sweep"]
+
+
+rule meanfield_study:
+    input:
+        data=DATA,
+        pde="results/pde/{experiment}.nc",
+        code=package_sources("studies", "network", "moments"),
+    output:
+        "results/studies/meanfield/{experiment}.nc",
+    log:
+        "results/logs/studies/meanfield_{experiment}.log",
+    benchmark:
+        "results/benchmarks/studies/meanfield_{experiment}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 2
+    params:
+        settings=lambda wildcards: str(SETTINGS.studies["meanfield"]),
+    script:
+        "../scripts/study.py"
+
+
+rule solver_study:
+    input:
+        code=package_sources("studies", "vlasov", "fokker_planck", "exact"),
+    output:
+        "results/studies/{study}.nc",
+    log:
+        "results/logs/studies/{study}.log",
+    benchmark:
+        "results/benchmarks/studies/{study}.tsv"
+    wildcard_constraints:
+        study="convergence|sensitivities|steady_states",
+    conda:
+        "../../environment.yml"
+    threads: 2
+    script:
+        "../scripts/study.py"
+
+
+rule sweep_point:
+    input:
+        vehicles="results/data/vehicles.nc",
+        code=package_sources("studies", "network", "vlasov"),
+    output:
+        f"results/sweep/{SWEEP.wildcard_pattern}.nc",
+    log:
+        f"results/logs/sweep/{SWEEP.wildcard_pattern}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        point=SWEEP.instance,
+    script:
+        "../scripts/sweep_point.py"
+
+
+rule sweep_summary:
+    input:
+        expand("results/sweep/{params}.nc", params=SWEEP.instance_patterns),
+    output:
+        "results/studies/sweep.nc",
+    log:
+        "results/logs/studies/sweep.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/sweep_summary.py"
+
+
+rule study_figure:
+    input:
+        get_study_inputs,
+    output:
+        png=report(
+            "results/figures/study_{study}.png",
+            caption="../report/study.rst",
+            category="Studies",
+        ),
+        pdf="results/figures/study_{study}.pdf",
+    log:
+        "results/logs/figures/study_{study}.log",
+    wildcard_constraints:
+        study="|".join(STUDIES),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/study_figure.py"
+
+
+rule convergence_table:
+    input:
+        "results/studies/convergence.nc",
+    output:
+        csv=report(
+            "results/tables/convergence.csv",
+            caption="../report/convergence_table.rst",
+            category="Studies",
+        ),
+        md="results/tables/convergence.md",
+    log:
+        "results/logs/tables/convergence.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/convergence_table.py"
+
+
+rule studies:
+    input:
+        expand("results/figures/study_{study}.{ext}", study=STUDIES, ext=["png", "pdf"]),
+        expand("results/tables/convergence.{ext}", ext=["csv", "md"]),
