@@ -1,0 +1,85 @@
+"""The SLURM profile against a real SLURM cluster (started by scripts/slurm_cluster.sh).
+
+Skipped when no cluster answers (`sinfo` fails); `.ci/run` starts one so that it runs there.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile")]
+PROFILE = ["--profile", str(ROOT / "workflow/profiles/slurm")]
+TARGETS = ["all", "results/studies/sweep.nc"]
+
+
+def _cluster_up() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster answers"),
+]
+
+
+def _workdir(tmp_path: Path, name: str) -> Path:
+    work = tmp_path / name
+    shutil.copytree(ROOT / ".test/config", work / "config")
+    return work
+
+
+def _run(args, cwd, timeout):
+    return subprocess.run(
+        SNAKEMAKE + args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
+
+
+def test_slurm_run_equals_local_run(tmp_path):
+    cluster, local = _workdir(tmp_path, "cluster"), _workdir(tmp_path, "local")
+    res = _run(PROFILE + TARGETS, cluster, timeout=1500)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-5000:]
+    ids = set(re.findall(r"submitted with SLURM jobid (\d+)", out))
+    assert len(ids) >= 10, out[-3000:]  # data, particles, pde, moments, sweep points
+    known = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%i"], capture_output=True, text=True, timeout=30
+    ).stdout.split()
+    assert ids <= set(known), (ids, known)
+    assert _run(["--cores", "2"] + TARGETS, local, timeout=1500).returncode == 0
+    files = sorted(p.relative_to(local / "results") for p in (local / "results").rglob("*.nc"))
+    assert files == sorted(
+        p.relative_to(cluster / "results") for p in (cluster / "results").rglob("*.nc")
+    )
+    for rel in files:
+        a, b = xr.load_dataset(cluster / "results" / rel), xr.load_dataset(local / "results" / rel)
+        for name in a.data_vars:
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=str(rel))
+
+
+def test_failing_slurm_job_fails_the_run(tmp_path):
+    work = _workdir(tmp_path, "failing")
+    cfg = yaml.safe_load((work / "config/config.yaml").read_text())
+    cfg["experiments"]["fig4_tanh"]["pde"].update(frame="fixed", domain=[[2.0, 8.0]])
+    (work / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    res = _run(PROFILE + ["results/pde/fig4_tanh.nc"], work, timeout=600)
+    assert res.returncode != 0
+    assert not (work / "results/pde/fig4_tanh.nc").exists()
+    log = (work / "results/logs/pde/fig4_tanh.log").read_text()
+    assert "mass left the domain" in log
