@@ -111,9 +111,10 @@ class FokkerPlanckSolution:
     w1_to_target: np.ndarray | None
 
 
-def default_domain(law, activation, w, b, k, final_time, target=None) -> np.ndarray:
-    """Initial support ∪ its image under the flow at T, widened by 8 √(2 K T_eff); with a
-    fitted target, the hull of the initial and target supports (K is small outside)."""
+def default_domain(law, activation, w, b, k, final_time, target=None, time_step=0.0) -> np.ndarray:
+    """Initial support ∪ its image under the flow at T, widened by 12 √(2 K (T_eff + Δt))
+    (the Δt term covers the exponential tails of a large backward-Euler step); with a fitted
+    target, the hull of the initial and target supports (K is small outside)."""
     lo, hi = law.support()[0]
     ends = exact.characteristic(activation, w, b, np.array([lo, hi]), final_time)
     pts = [lo, hi, *ends]
@@ -123,7 +124,7 @@ def default_domain(law, activation, w, b, k, final_time, target=None) -> np.ndar
     span = np.linspace(min(pts), max(pts), 64)
     kmax = float(np.max(k(span)))
     t_eff = min(final_time, 1.0 / abs(w)) if w != 0 else final_time
-    pad = 8.0 * np.sqrt(2.0 * kmax * t_eff)
+    pad = 12.0 * np.sqrt(2.0 * kmax * (t_eff + time_step))
     return np.array([min(pts) - pad, max(pts) + pad])
 
 
@@ -132,7 +133,9 @@ def solve_experiment(
 ) -> FokkerPlanckSolution:
     """Solve from the cell averages of ``law`` to each output time on a fixed grid."""
     if domain is None:
-        domain = default_domain(law, activation, w, b, k, float(output_times[-1]), target)
+        domain = default_domain(
+            law, activation, w, b, k, float(output_times[-1]), target, pde["time_step"]
+        )
     n = int(pde["cells"])
     edges = np.linspace(domain[0], domain[1], n + 1)
     dx = edges[1] - edges[0]
