@@ -8,7 +8,12 @@ not depend on reassociation, so serial and parallel runs agree bit for bit).
 
 from __future__ import annotations
 
+import platform
+
 import numba
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 
@@ -25,3 +30,48 @@ def jit(func=None, *, parallel: bool = False):
 def set_threads(threads: int) -> None:
     """Use ``threads`` numba threads (clamped to what numba was started with)."""
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+@intrinsic
+def _mxcsr_or(typingctx, bits):
+    """MXCSR |= bits (x86 SSE control register), returning the new value."""
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        slot = builder.alloca(ir.IntType(32))
+        fnty = ir.FunctionType(ir.VoidType(), [i8p])
+        mod = builder.module
+        store = mod.globals.get("llvm.x86.sse.stmxcsr") or ir.Function(
+            mod, fnty, "llvm.x86.sse.stmxcsr"
+        )
+        load = mod.globals.get("llvm.x86.sse.ldmxcsr") or ir.Function(
+            mod, fnty, "llvm.x86.sse.ldmxcsr"
+        )
+        ptr = builder.bitcast(slot, i8p)
+        builder.call(store, [ptr])
+        value = builder.or_(builder.load(slot), args[0])
+        builder.store(value, slot)
+        builder.call(load, [ptr])
+        return value
+
+    return types.uint32(types.uint32), codegen
+
+
+@numba.njit(cache=True)
+def _set_mxcsr_bits(bits):
+    return _mxcsr_or(bits)
+
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def flush_subnormals() -> None:
+    """Flush subnormal numbers to zero (FTZ and DAZ bits of MXCSR) in this thread.
+
+    The far tails of a Gaussian or of a decaying density are subnormal, and arithmetic on
+    them is many times slower; values below 2.2e-308 carry no information here. Called by
+    every solver entry point before its first kernel, so that numba's worker threads, created
+    on the first parallel call, inherit the setting. A no-op off x86.
+    """
+    if _X86:
+        _set_mxcsr_bits(numba.uint32(0x8040))

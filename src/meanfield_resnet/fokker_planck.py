@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import exact
-from ._jit import jit
+from ._jit import flush_subnormals, jit
 from .activations import sigma_numpy
 from .moments import w1_cdf
 
@@ -132,6 +132,7 @@ def solve_experiment(
     law, activation, w, b, k, output_times, pde: dict, domain=None, target=None, log=None
 ) -> FokkerPlanckSolution:
     """Solve from the cell averages of ``law`` to each output time on a fixed grid."""
+    flush_subnormals()
     if domain is None:
         domain = default_domain(
             law, activation, w, b, k, float(output_times[-1]), target, pde["time_step"]

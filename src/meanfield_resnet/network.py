@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import jit
+from ._jit import flush_subnormals, jit
 from .activations import activation_code, sigma
 from .diffusion import Diffusion, evaluate
 
@@ -94,6 +94,7 @@ def simulate(
 ) -> np.ndarray:
     """Push the data x0 (M, d) through L layers; return the states at ``record_layers``
     (sorted layer indices in 0..L), shape (len(record_layers), M, d)."""
+    flush_subnormals()
     x = np.array(x0, dtype=float, order="C", copy=True)
     m, d = x.shape
     code = activation_code(activation)
