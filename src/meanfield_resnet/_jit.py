@@ -9,6 +9,7 @@ not depend on reassociation, so serial and parallel runs agree bit for bit).
 from __future__ import annotations
 
 import platform
+from contextlib import contextmanager
 
 import numba
 from llvmlite import ir
@@ -33,8 +34,8 @@ def set_threads(threads: int) -> None:
 
 
 @intrinsic
-def _mxcsr_or(typingctx, bits):
-    """MXCSR |= bits (x86 SSE control register), returning the new value."""
+def _mxcsr_update(typingctx, keep, bits):
+    """MXCSR = (MXCSR & keep) | bits (x86 SSE control register); returns the old value."""
 
     def codegen(context, builder, signature, args):
         i8p = ir.IntType(8).as_pointer()
@@ -49,29 +50,38 @@ def _mxcsr_or(typingctx, bits):
         )
         ptr = builder.bitcast(slot, i8p)
         builder.call(store, [ptr])
-        value = builder.or_(builder.load(slot), args[0])
-        builder.store(value, slot)
+        old = builder.load(slot)
+        builder.store(builder.or_(builder.and_(old, args[0]), args[1]), slot)
         builder.call(load, [ptr])
-        return value
+        return old
 
-    return types.uint32(types.uint32), codegen
+    return types.uint32(types.uint32, types.uint32), codegen
 
 
 @numba.njit(cache=True)
-def _set_mxcsr_bits(bits):
-    return _mxcsr_or(bits)
+def _update_mxcsr(keep, bits):
+    return _mxcsr_update(keep, bits)
 
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
+_FTZ_DAZ = 0x8040
 
 
-def flush_subnormals() -> None:
-    """Flush subnormal numbers to zero (FTZ and DAZ bits of MXCSR) in this thread.
+@contextmanager
+def subnormals_flushed():
+    """Flush subnormal numbers to zero (FTZ and DAZ bits of MXCSR) while solving.
 
     The far tails of a Gaussian or of a decaying density are subnormal, and arithmetic on
-    them is many times slower; values below 2.2e-308 carry no information here. Called by
-    every solver entry point before its first kernel, so that numba's worker threads, created
-    on the first parallel call, inherit the setting. A no-op off x86.
+    them is many times slower; values below 2.2e-308 carry no information here. Every solver
+    entry point runs inside this context before its first kernel, so numba's worker threads,
+    created on the first parallel call, inherit the setting; the calling thread's state is
+    restored on exit. A no-op off x86.
     """
-    if _X86:
-        _set_mxcsr_bits(numba.uint32(0x8040))
+    if not _X86:
+        yield
+        return
+    old = _update_mxcsr(numba.uint32(0xFFFFFFFF), numba.uint32(_FTZ_DAZ))
+    try:
+        yield
+    finally:
+        _update_mxcsr(numba.uint32(0), numba.uint32(old))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import exact
-from ._jit import flush_subnormals, jit
+from ._jit import jit, subnormals_flushed
 from .activations import sigma_numpy
 from .moments import w1_cdf
 
@@ -112,8 +112,9 @@ class FokkerPlanckSolution:
 
 
 def default_domain(law, activation, w, b, k, final_time, target=None, time_step=0.0) -> np.ndarray:
-    """Initial support ∪ its image under the flow at T, widened by 12 √(2 K (T_eff + Δt))
-    (the Δt term covers the exponential tails of a large backward-Euler step); with a fitted
+    """Initial support ∪ its image under the flow at T, widened by 12 √(2 K' (T_eff + Δt)),
+    K' = max K + max v² Δt/2 (the numerical diffusion and the exponential tails of large
+    backward-Euler steps); with a fitted
     target, the hull of the initial and target supports (K is small outside)."""
     lo, hi = law.support()[0]
     ends = exact.characteristic(activation, w, b, np.array([lo, hi]), final_time)
@@ -122,17 +123,19 @@ def default_domain(law, activation, w, b, k, final_time, target=None, time_step=
         a1, a2 = target.support()[0]
         return np.array([min(lo, a1), max(hi, a2)])
     span = np.linspace(min(pts), max(pts), 64)
-    kmax = float(np.max(k(span)))
+    # backward Euler adds the numerical diffusion v² Δt / 2 to K
+    vmax = float(np.max(np.abs(sigma_numpy(activation, w * span + b))))
+    kmax = float(np.max(k(span))) + 0.5 * vmax**2 * time_step
     t_eff = min(final_time, 1.0 / abs(w)) if w != 0 else final_time
     pad = 12.0 * np.sqrt(2.0 * kmax * (t_eff + time_step))
     return np.array([min(pts) - pad, max(pts) + pad])
 
 
+@subnormals_flushed()
 def solve_experiment(
     law, activation, w, b, k, output_times, pde: dict, domain=None, target=None, log=None
 ) -> FokkerPlanckSolution:
     """Solve from the cell averages of ``law`` to each output time on a fixed grid."""
-    flush_subnormals()
     if domain is None:
         domain = default_domain(
             law, activation, w, b, k, float(output_times[-1]), target, pde["time_step"]

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import flush_subnormals, jit
+from ._jit import jit, subnormals_flushed
 from .activations import activation_code, sigma
 from .diffusion import Diffusion, evaluate
 
@@ -80,6 +80,7 @@ def layer_parameters(segments, layers: int, final_time: float) -> tuple[np.ndarr
     return weights, biases
 
 
+@subnormals_flushed()
 def simulate(
     x0: np.ndarray,
     activation: str,
@@ -94,7 +95,6 @@ def simulate(
 ) -> np.ndarray:
     """Push the data x0 (M, d) through L layers; return the states at ``record_layers``
     (sorted layer indices in 0..L), shape (len(record_layers), M, d)."""
-    flush_subnormals()
     x = np.array(x0, dtype=float, order="C", copy=True)
     m, d = x.shape
     code = activation_code(activation)

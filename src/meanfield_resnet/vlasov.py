@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import prange
 
-from ._jit import flush_subnormals, jit
+from ._jit import jit, subnormals_flushed
 from .activations import activation_code, sigma_numpy, sigma_slope_bound
 
 EPSILON = 1e-40  # WENO-Z smoothness regulariser (scaled by the data's magnitude below)
@@ -291,12 +291,12 @@ class VlasovSolution:
     reference_centres: list[np.ndarray]
 
 
+@subnormals_flushed()
 def solve(
     problem: VlasovProblem, initial_mass: np.ndarray, output_times, log=None
 ) -> VlasovSolution:
     """Advance the cell masses ``initial_mass`` (shape = cells, summing to m_0) from t = 0 to
     each output time exactly; raise on non-finite values, negative density or lost mass."""
-    flush_subnormals()
     frame, d = problem.frame, problem.dimension
     cell = np.prod([1.0 / n for n in frame.cells])
     g = np.asarray(initial_mass, dtype=float) / cell  # g = J f: mass per reference volume
