@@ -121,11 +121,7 @@ def vlasov_1d_pypde(n, tolerance=1e-7):
     grid = pde.CartesianGrid([list(DOMAIN)], n)
     field = pde.ScalarField.from_expression(grid, "exp(-x**2/0.5)/sqrt(0.5*pi)")
     eq = pde.PDE({"f": "-d_dx(-x*f)"}, bc={"value": 0})
-    compile_s, _ = timed(
-        lambda: eq.solve(
-            field, t_range=1e-9, dt=1e-10, adaptive=True, tolerance=tolerance, tracker=None
-        )
-    )
+    compile_s = _pypde_compile_time(eq, field, tolerance)
     wall, res = timed(
         lambda: eq.solve(
             field, t_range=T, dt=1e-4, adaptive=True, tolerance=tolerance, tracker=None
@@ -135,7 +131,7 @@ def vlasov_1d_pypde(n, tolerance=1e-7):
     err = np.abs(res.data * np.diff(edges) - _exact_masses(edges)).sum()
     return {
         "cells": n,
-        "wall_s": wall - compile_s,
+        "wall_s": max(wall - compile_s, 0.0),
         "wall_with_compile_s": wall,
         "compile_s": compile_s,
         "l1": err,
@@ -196,11 +192,7 @@ def fokker_planck_pypde(n, tolerance=1e-7):
     edges = np.linspace(-8.0, 14.0, n + 1)
     field = pde.ScalarField(grid, law.cell_probabilities([edges]) / np.diff(edges))
     eq = pde.PDE({"f": "-d_dx(-x*f) + laplace(f)"}, bc={"value": 0})
-    compile_s, _ = timed(
-        lambda: eq.solve(
-            field, t_range=1e-9, dt=1e-10, adaptive=True, tolerance=tolerance, tracker=None
-        )
-    )
+    compile_s = _pypde_compile_time(eq, field, tolerance)
     wall, res = timed(
         lambda: eq.solve(
             field, t_range=T, dt=1e-5, adaptive=True, tolerance=tolerance, tracker=None
@@ -320,7 +312,7 @@ def main():
     log(r["vlasov_1d_pypde"])
     r["vlasov_2d_ours"] = [vlasov_2d_ours(n) for n in [128, 512] + ([2048] if args.full else [])]
     log(r["vlasov_2d_ours"])
-    r["fokker_planck_ours"] = [fokker_planck_ours(n) for n in [1000, 10_000, 100_000]]
+    r["fokker_planck_ours"] = [fokker_planck_ours(n) for n in [1000, 10_000]]
     log(r["fokker_planck_ours"])
     r["fokker_planck_pypde"] = [fokker_planck_pypde(n) for n in [1000, 10_000]]
     log(r["fokker_planck_pypde"])
@@ -394,10 +386,12 @@ def markdown(r):
     lines = [
         "| benchmark | ours | peer | ratio |",
         "|---|---|---|---|",
-        f"| 1-D Vlasov, L1 ≤ 1e-4 (v = -x, bump, t = 1) | {e['ours']['cells']} cells, "
-        f"{e['ours']['wall_s']:.3g} s, L1 {e['ours']['l1']:.1e} | py-pde {e['pypde']['cells']} "
-        f"cells, {e['pypde']['wall_s']:.3g} s (+{e['pypde']['compile_s']:.2g} s compile), "
-        f"L1 {e['pypde']['l1']:.1e} | {e['speedup_vs_pypde']:.0f}x |",
+        f"| 1-D Vlasov, smallest grid with L1 ≤ 1e-4 (v = -x, bump, t = 1) | "
+        f"{e['ours']['cells']} cells, {e['ours']['wall_s']:.3g} s, L1 {e['ours']['l1']:.1e} | "
+        f"py-pde {e['pypde']['cells']} cells, {e['pypde']['wall_s']:.3g} s "
+        f"(+{e['pypde']['compile_s']:.2g} s compile), L1 {e['pypde']['l1']:.1e}"
+        + ("" if e["pypde_reached_1e-4"] else " (its best: 1e-4 not reached)")
+        + f" | {e['speedup_vs_pypde']:.0f}x |",
     ]
     for n, ratio in s["vlasov_1d_numba_vs_numpy"].items():
         lines.append(f"| 1-D Vlasov kernel vs numpy, same scheme, {n} cells | | | {ratio:.1f}x |")

@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile")]
 PROFILE = ["--profile", str(ROOT / "workflow/profiles/slurm")]
-TARGETS = ["all", "results/studies/sweep.nc"]
+TARGETS = ["all"]  # includes the studies and a small sweep (.test/config/sweep.tsv)
 
 
 def _cluster_up() -> bool:
@@ -57,7 +57,7 @@ def test_slurm_run_equals_local_run(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-5000:]
     ids = set(re.findall(r"submitted with SLURM jobid (\d+)", out))
-    assert len(ids) >= 10, out[-3000:]  # data, particles, pde, moments, sweep points
+    assert len(ids) >= 10, out[-3000:]  # data, particles, pde, studies, sweep points
     known = subprocess.run(
         ["squeue", "--states=all", "-h", "-o", "%i"], capture_output=True, text=True, timeout=30
     ).stdout.split()

@@ -66,6 +66,8 @@ def test_test_workflow_runs_end_to_end(completed):
             assert ds.attrs["references"] == "doi:10.3934/fods.2022007"
     for n in range(1, 11):
         assert (results / f"figures/fig{n}.png").stat().st_size > 10_000
+    for study in ("meanfield", "convergence", "sensitivities", "steady_states", "sweep"):
+        assert (results / f"figures/study_{study}.png").stat().st_size > 10_000
     assert "accuracy" in (results / "tables/table1.md").read_text().lower()
 
 
