@@ -65,8 +65,9 @@ start_munge() {
   chown -R munge:munge /etc/munge /var/run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
   chmod 400 /etc/munge/munge.key
   if ! munge -n >/dev/null 2>&1; then
-    runuser -u munge -- /usr/sbin/munged --pid-file="$DIR/munged.pid" 2>/dev/null \
-      || /usr/sbin/munged --force --pid-file="$DIR/munged.pid"
+    # as the munge user (it cannot write into $DIR), else as root; its PID is recorded here
+    runuser -u munge -- /usr/sbin/munged 2>/dev/null || /usr/sbin/munged --force
+    pgrep -n -x munged > "$DIR/munged.pid"
   fi
 }
 
