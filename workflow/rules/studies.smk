@@ -1,5 +1,7 @@
 # Studies beyond the paper; target `snakemake studies`.
 from snakemake.utils import Paramspace
+import json
+
 import pandas as pd
 
 SWEEP = Paramspace(
@@ -23,7 +25,9 @@ rule meanfield_study:
         "../../environment.yml"
     threads: 2
     params:
-        settings=lambda wildcards: str(SETTINGS.studies["meanfield"]),
+        settings=lambda wildcards: json.dumps(
+            SETTINGS.studies["meanfield"], sort_keys=True
+        ),
     script:
         "../scripts/study.py"
 
