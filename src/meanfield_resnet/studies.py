@@ -314,3 +314,13 @@ def convergence_frame(ds: xr.Dataset):
     )
     frame["cells"] = frame["cells"].astype(int)
     return frame[["solver", "problem", "cells", "l1_error", "observed_order", "design_order"]]
+
+
+def combine_sweep(points: list[xr.Dataset]) -> xr.Dataset:
+    """One dataset over (activation, weight, bias) from the sweep's per-point results, with
+    log10 of the final variance (the heat map's colour scale)."""
+    ds = xr.combine_by_coords(
+        [p.expand_dims(["activation", "weight", "bias"]) for p in points], combine_attrs="drop"
+    )
+    ds["log10_final_variance"] = np.log10(ds["final_variance"])
+    return ds
