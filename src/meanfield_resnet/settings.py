@@ -14,7 +14,6 @@ import json
 import zlib
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 import jsonschema
 import numpy as np
@@ -324,8 +323,3 @@ def _experiment(name: str, e: dict) -> Experiment:
         pde=pde,
         raw=e,
     )
-
-
-def describe(value: Any) -> str:
-    """Short text of a config value for captions and logs."""
-    return json.dumps(value, sort_keys=True)
