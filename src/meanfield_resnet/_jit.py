@@ -19,11 +19,16 @@ from numba.extending import intrinsic
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
-def jit(func=None, *, parallel: bool = False):
-    """Compile ``func`` with the project's numba options (usable with or without arguments)."""
+def jit(func=None, *, parallel: bool = False, inline: bool = False, max_reduction: bool = False):
+    """Compile ``func`` with the project's numba options (usable with or without arguments).
+
+    ``inline=True`` inlines a small helper into its callers at numba's level: LLVM alone does
+    not inline a helper as large as the limited WENO flux, and a call inside a loop stops
+    the loop from vectorising."""
 
     def wrap(f):
-        return numba.njit(parallel=parallel, **_OPTIONS)(f)
+        extra = {"inline": "always"} if inline else {}
+        return numba.njit(parallel=parallel, **_OPTIONS, **extra)(f)
 
     return wrap if func is None else wrap(func)
 
@@ -56,6 +61,17 @@ def _mxcsr_update(typingctx, keep, bits):
         return old
 
     return types.uint32(types.uint32, types.uint32), codegen
+
+
+@intrinsic
+def float_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (vectorises, unlike
+    math.ldexp: used to build 2^n in the exponential)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
 
 
 @numba.njit(cache=True)

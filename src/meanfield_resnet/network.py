@@ -21,53 +21,81 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit, subnormals_flushed
-from .activations import activation_code, sigma
+from .activations import activation_code, sigma_inplace
 from .diffusion import Diffusion, evaluate
 
 BLOCK = 256  # particles per tile: the layer loop runs inside a tile (vectorises, stays in cache)
 
 
 @jit
-def _drift(code, weight, bias, x, i, out):
-    """out = σ(W x_i + b) for particle i (d = 1 or 2)."""
-    d = x.shape[1]
+def _load_tile(x, start, n, tile):
+    """tile[r, :n] = x[start:start+n, r] (structure of arrays: particles innermost)."""
+    for r in range(x.shape[1]):
+        for i in range(n):
+            tile[r, i] = x[start + i, r]
+
+
+@jit
+def _store_tile(tile, start, n, x):
+    for r in range(x.shape[1]):
+        for i in range(n):
+            x[start + i, r] = tile[r, i]
+
+
+@jit
+def _drift_tile(code, weight, bias, tile, n, out):
+    """out[r, :n] = σ(W tile + b)_r for the n particles of a tile (d = 1 or 2)."""
+    d = tile.shape[0]
     for r in range(d):
-        y = bias[r]
+        for i in range(n):
+            out[r, i] = bias[r]
         for c in range(d):
-            y += weight[r, c] * x[i, c]
-        out[r] = sigma(code, y)
+            w = weight[r, c]
+            for i in range(n):
+                out[r, i] += w * tile[c, i]
+        sigma_inplace(code, out[r], n)
 
 
 @jit(parallel=True)
 def advance_deterministic(x, code, weights, biases, dt, k0, k1):
-    """Layers k0..k1-1 of the deterministic ResNet on x (M, d), in place, tiled."""
+    """Layers k0..k1-1 of the deterministic ResNet on x (M, d), in place: the particles are
+    cut into tiles of BLOCK, and each tile runs through all the layers while in cache."""
     m, d = x.shape
     nblocks = (m + BLOCK - 1) // BLOCK
     for blk in prange(nblocks):
-        v = np.empty(d)
-        stop = min(m, (blk + 1) * BLOCK)
+        start = blk * BLOCK
+        n = min(m, start + BLOCK) - start
+        tile, v = np.empty((d, BLOCK)), np.empty((d, BLOCK))
+        _load_tile(x, start, n, tile)
         for k in range(k0, k1):
-            for i in range(blk * BLOCK, stop):
-                _drift(code, weights[k], biases[k], x, i, v)
-                for r in range(d):
-                    x[i, r] += dt * v[r]
+            _drift_tile(code, weights[k], biases[k], tile, n, v)
+            for r in range(d):
+                for i in range(n):
+                    tile[r, i] += dt * v[r, i]
+        _store_tile(tile, start, n, x)
 
 
 @jit(parallel=True)
 def advance_layer(x, code, weight, bias, dt, noise, kind, values, x0, dx):
     """One layer on x (M, d), in place; ``noise`` (M, d) standard normals, or shape (0, d) for
-    none. Diffusion K is evaluated per component (isotropic noise)."""
+    none. Diffusion K is evaluated per component at the layer's input (isotropic noise)."""
     m, d = x.shape
     stochastic = noise.shape[0] == m
-    for i in prange(m):
-        v = np.empty(d)
-        _drift(code, weight, bias, x, i, v)
+    nblocks = (m + BLOCK - 1) // BLOCK
+    for blk in prange(nblocks):
+        start = blk * BLOCK
+        n = min(m, start + BLOCK) - start
+        tile, v = np.empty((d, BLOCK)), np.empty((d, BLOCK))
+        _load_tile(x, start, n, tile)
+        _drift_tile(code, weight, bias, tile, n, v)
         for r in range(d):
-            step = dt * v[r]
-            if stochastic:
-                k = evaluate(x[i, r], kind, values, x0, dx)
-                step += math.sqrt(2.0 * dt * max(k, 0.0)) * noise[i, r]
-            x[i, r] += step
+            for i in range(n):
+                step = dt * v[r, i]
+                if stochastic:
+                    k = evaluate(tile[r, i], kind, values, x0, dx)
+                    step += math.sqrt(2.0 * dt * max(k, 0.0)) * noise[start + i, r]
+                tile[r, i] += step
+        _store_tile(tile, start, n, x)
 
 
 def layer_parameters(segments, layers: int, final_time: float) -> tuple[np.ndarray, np.ndarray]:

@@ -34,97 +34,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import prange
 
-from ._jit import jit, subnormals_flushed
-from .activations import activation_code, sigma_numpy, sigma_slope_bound
+from . import finite_volume as fv
+from ._jit import subnormals_flushed
+from .activations import activation_code, sigma_slope_bound
 
 EPSILON = 1e-40  # WENO-Z smoothness regulariser (scaled by the data's magnitude below)
-
-
-@jit
-def _weno5z(m2, m1, c, p1, p2, eps):
-    """Fifth-order WENO-Z value at the right face of cell c from cells c-2..c+2."""
-    b0 = 13.0 / 12.0 * (m2 - 2 * m1 + c) ** 2 + 0.25 * (m2 - 4 * m1 + 3 * c) ** 2
-    b1 = 13.0 / 12.0 * (m1 - 2 * c + p1) ** 2 + 0.25 * (m1 - p1) ** 2
-    b2 = 13.0 / 12.0 * (c - 2 * p1 + p2) ** 2 + 0.25 * (3 * c - 4 * p1 + p2) ** 2
-    tau = abs(b0 - b2)
-    a0 = 0.1 * (1.0 + (tau / (b0 + eps)) ** 2)
-    a1 = 0.6 * (1.0 + (tau / (b1 + eps)) ** 2)
-    a2 = 0.3 * (1.0 + (tau / (b2 + eps)) ** 2)
-    q0 = (2 * m2 - 7 * m1 + 11 * c) / 6.0
-    q1 = (-m1 + 5 * c + 2 * p1) / 6.0
-    q2 = (2 * c + 5 * p1 - p2) / 6.0
-    return (a0 * q0 + a1 * q1 + a2 * q2) / (a0 + a1 + a2)
-
-
-@jit
-def _cell(g, i, j):
-    """g[i, j], zero outside the grid along axis 0."""
-    return g[i, j] if 0 <= i < g.shape[0] else 0.0
-
-
-@jit
-def _limited_flux(m3, m2, left, right, p1, p2, uf, lam, eps):
-    """Face flux between cells ``left`` and ``right`` (neighbours m3, m2 to the left, p1, p2
-    to the right): WENO5-Z upwind value blended with the first-order upwind flux so that
-    left - lam F >= 0 and right + lam F >= 0 (Hu-Adams-Shu)."""
-    low = max(uf, 0.0) * left + min(uf, 0.0) * right
-    if uf >= 0.0:
-        high = uf * _weno5z(m3, m2, left, right, p1, eps)
-    else:
-        high = uf * _weno5z(p2, p1, right, left, m2, eps)
-    theta = 1.0
-    if left - lam * high < 0.0:
-        theta = min(theta, (left - lam * low) / (lam * (high - low)))
-    if right + lam * high < 0.0:
-        theta = min(theta, (right + lam * low) / (lam * (low - high)))
-    return low + max(theta, 0.0) * (high - low)
-
-
-@jit(parallel=True)
-def axis_fluxes(g, u, lam, closed, eps, flux):
-    """Limited WENO5-Z fluxes along axis 0 of g (n, m): flux[f, j] at face f (between cells
-    f-1 and f) with relative velocity u[f, j]. ``lam`` = 2 d Δt/Δη (positivity factor).
-    Boundary faces: zero when ``closed`` (moving frame), else first-order upwind with nothing
-    outside. Faces are rows, the m lines run innermost (contiguous, vectorisable); the
-    six faces next to the boundary take the zero-padded path. Returns max lam |u| (must be
-    <= 1 for the limiter's guarantee)."""
-    n, m = g.shape
-    worst = np.zeros(n + 1)
-    for f in prange(n + 1):
-        edge = f < 3 or f > n - 3
-        for j in range(m):
-            uf = u[f, j]
-            worst[f] = max(worst[f], lam * abs(uf))
-            if f == 0 or f == n:
-                low = max(uf, 0.0) * _cell(g, f - 1, j) + min(uf, 0.0) * _cell(g, f, j)
-                flux[f, j] = 0.0 if closed else low
-            elif edge:
-                flux[f, j] = _limited_flux(
-                    _cell(g, f - 3, j),
-                    _cell(g, f - 2, j),
-                    _cell(g, f - 1, j),
-                    _cell(g, f, j),
-                    _cell(g, f + 1, j),
-                    _cell(g, f + 2, j),
-                    uf,
-                    lam,
-                    eps,
-                )
-            else:
-                flux[f, j] = _limited_flux(
-                    g[f - 3, j],
-                    g[f - 2, j],
-                    g[f - 1, j],
-                    g[f, j],
-                    g[f + 1, j],
-                    g[f + 2, j],
-                    uf,
-                    lam,
-                    eps,
-                )
-    return worst.max()
 
 
 @dataclass
@@ -167,7 +82,7 @@ class VlasovProblem:
     frame_step: float = 0.05
     mass_tolerance: float = 1e-10
     code: int = field(init=False)
-    rate_cache: dict = field(init=False, default_factory=dict)
+    cache: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         self.code = activation_code(self.activation)
@@ -189,24 +104,13 @@ class VlasovProblem:
         return max(norms) * sigma_slope_bound(self.code) + extra
 
 
-def _velocity(problem, weight, bias, axis, xs):
-    """v_axis = σ(W[axis]·x + b[axis]) on a tensor grid given per-axis coordinates xs."""
-    y = bias[axis]
-    for c, xc in enumerate(xs):
-        shape = [1] * len(xs)
-        shape[c] = xc.size
-        y = y + weight[axis, c] * xc.reshape(shape)
-    return sigma_numpy(problem.activation, y)
-
-
 def _bias(problem, g, t, lower, upper, mass0):
-    """b(t): the segment's bias, or β m_1/m_0(0) from the current density."""
+    """(W, b)(t): the segment's, or with the feedback bias β m_1/m_0(0) from the density."""
     seg = problem.segment(t)
     if problem.feedback is None:
         return seg.weight, seg.bias
     frame, d = problem.frame, problem.dimension
-    cell = np.prod([1.0 / n for n in frame.cells])
-    mass = g * cell  # mass of each cell (g = J f, so f dx = g dη)
+    mass = g.reshape(frame.cells) * np.prod([1.0 / n for n in frame.cells])  # f dx = g dη
     m1 = np.empty(d)
     for r in range(d):
         xr = frame.physical(r, frame.reference_centres(r), lower, upper)
@@ -214,66 +118,85 @@ def _bias(problem, g, t, lower, upper, mass0):
     return seg.weight, problem.feedback * m1 / mass0
 
 
-def _rates(problem, g, t, lower, upper, mass0):
-    """Frame edge velocities (a', z') and the relative face velocities ũ_r for each axis
-    (cached when nothing they depend on changes: fixed frame, no feedback)."""
-    if problem.frame.moving or problem.feedback is not None:
-        return _compute_rates(problem, g, t, lower, upper, mass0)
-    key = id(problem.segment(t))
-    if key not in problem.rate_cache:
-        problem.rate_cache[key] = _compute_rates(problem, g, t, lower, upper, mass0)
-    return problem.rate_cache[key]
-
-
-def _compute_rates(problem, g, t, lower, upper, mass0):
-    frame, d = problem.frame, problem.dimension
+def _geometry(problem, g, t, lower, upper, mass0):
+    """Per physical axis r: (row sweep?, the sweep's geometry tuple of finite_volume) with
+    v_r = σ(offsets + slope x) on its lines of faces and the frame rates (a'_r, z'_r).
+    Cached for a fixed frame without feedback (it then depends only on the segment)."""
+    fixed = not problem.frame.moving and problem.feedback is None
+    key = ("geometry", id(problem.segment(t)))
+    if fixed and key in problem.cache:
+        return problem.cache[key]
+    frame, d, code = problem.frame, problem.dimension, problem.code
     weight, bias = _bias(problem, g, t, lower, upper, mass0)
+    faces = [frame.physical(r, frame.reference_faces(r), lower, upper) for r in range(d)]
     centres = [frame.physical(r, frame.reference_centres(r), lower, upper) for r in range(d)]
-    da, dz, speeds = np.zeros(d), np.zeros(d), []
+    out = []
     for r in range(d):
+        rows = r == d - 1  # the last axis is contiguous in memory
+        if d == 1:
+            offsets = np.array([bias[0]])
+        elif rows:
+            offsets = bias[1] + weight[1, 0] * centres[0]
+        else:
+            offsets = bias[0] + weight[0, 0] * faces[0]
+        slope = float(weight[r, d - 1])
+        coords = faces[r] if rows else centres[d - 1]
         eta = frame.reference_faces(r)
-        xs = list(centres)
-        xs[r] = frame.physical(r, eta, lower, upper)
-        v = _velocity(problem, weight, bias, r, xs)  # faces along r, centres elsewhere
-        v = np.moveaxis(v, r, 0).reshape(eta.size, -1)
+        across = np.zeros(offsets.size) if rows else eta
+        along = eta if rows else np.zeros(coords.size)
+        da = dz = 0.0
         if frame.moving:
-            da[r], dz[r] = v[0].min(), v[-1].max()
-        width = upper[r] - lower[r]
-        speeds.append((v - da[r] - (dz[r] - da[r]) * eta[:, None]) / width)
-    return da, dz, speeds
+            da, dz = fv.edge_velocities(code, offsets, slope, coords, rows)
+        width = float(upper[r] - lower[r])
+        out.append((rows, (code, offsets, slope, coords, across, along, (da, dz, width))))
+    if fixed:
+        problem.cache[key] = out
+    return out
 
 
-def _euler(problem, g, lower, upper, t, dt, mass0):
-    """One positivity-preserving forward-Euler stage of (g, a, z)."""
-    frame, d = problem.frame, problem.dimension
-    da, dz, speeds = _rates(problem, g, t, lower, upper, mass0)
-    scale = float(np.abs(g).max()) if g.size else 1.0
+def _euler(problem, state, t, dt, mass0, base=None, alpha=0.0, beta=1.0):
+    """One Shu-Osher stage of the positivity-preserving forward-Euler step L of the limited
+    WENO5-Z scheme: (g, a, z) <- α base + β ((g, a, z) + Δt L(g, a, z)).
+
+    ``state`` and ``base`` are (g as a 2-D array, lower, upper, max |g|). In 2-D the column
+    sweep (axis 0) writes α g0 + β (g - Δt n_0 ΔF_0), the row sweep then subtracts its part."""
+    g, lower, upper, scale = state
+    base = state if base is None else base
+    d = problem.dimension
     eps = EPSILON + 1e-12 * scale * scale
-    new = g.copy()
-    for r in range(d):
-        n = frame.cells[r]
-        lam = 2 * d * dt * n
-        line = np.moveaxis(g, r, 0).reshape(n, -1)
-        flux = np.empty((n + 1, line.shape[1]))
-        worst = axis_fluxes(np.ascontiguousarray(line), speeds[r], lam, frame.moving, eps, flux)
+    geometry = _geometry(problem, g, t, lower, upper, mass0)
+    out = np.empty_like(g)
+    for r, (rows, geo) in enumerate(geometry):
+        n = problem.frame.cells[r]
+        stage = (alpha, beta, r == 0, True, 2 * d * dt * n, dt * n, problem.frame.moving, eps)
+        worst, top = fv.sweep(rows, geo, stage, base[0], g, out)
         if worst > 1.0 + 1e-9:
             raise FloatingPointError(
                 f"CFL bound violated at t = {t:g}: 2 d λ max|ũ| = {worst:.3f} > 1 "
                 "(lower pde.cfl or pde.frame_step)"
             )
-        div = (flux[1:] - flux[:-1]) * n
-        new -= dt * np.moveaxis(div.reshape(np.moveaxis(g, r, 0).shape), 0, r)
-    return new, lower + dt * da, upper + dt * dz
+    da = np.array([geo[6][0] for _, geo in geometry])
+    dz = np.array([geo[6][1] for _, geo in geometry])
+    lower = alpha * base[1] + beta * (lower + dt * da)
+    upper = alpha * base[2] + beta * (upper + dt * dz)
+    return out, lower, upper, top
 
 
 def _step_size(problem, g, t, lower, upper, mass0):
-    _, _, speeds = _rates(problem, g, t, lower, upper, mass0)
+    """Largest stable step: cfl Δη_r / (2 d max|ũ_r|) on every axis, and frame_step / Lip(v)."""
+    fixed = not problem.frame.moving and problem.feedback is None
+    key = ("step", id(problem.segment(t)))
+    if fixed and key in problem.cache:
+        return problem.cache[key]
     d = problem.dimension
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
-    for r, u in enumerate(speeds):
-        top = float(np.abs(u).max())
+    measure = (0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
+    for r, (rows, geo) in enumerate(_geometry(problem, g, t, lower, upper, mass0)):
+        top, _ = fv.sweep(rows, geo, measure, g, g, g)
         if top > 0:
             limits.append(problem.cfl / (2 * d * problem.frame.cells[r] * top))
+    if fixed:
+        problem.cache[key] = min(limits)
     return min(limits)
 
 
@@ -302,16 +225,19 @@ def solve(
     g = np.asarray(initial_mass, dtype=float) / cell  # g = J f: mass per reference volume
     mass0 = float(initial_mass.sum())
     lower, upper = frame.lower.astype(float).copy(), frame.upper.astype(float).copy()
+    # the kernels see a 2-D array whose last axis is contiguous: one row in 1-D
+    state = (np.ascontiguousarray(g.reshape(-1, frame.cells[-1])), lower, upper, _scale(g))
     stops = sorted({float(s.until) for s in problem.segments if np.isfinite(s.until)})
     t, steps, out = 0.0, 0, []
     for t_out in np.asarray(output_times, dtype=float):
         while t < t_out - 1e-13 * max(1.0, t_out):
-            dt = _step_size(problem, g, t, lower, upper, mass0)
+            dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
             dt = min(dt, nxt - t)
-            g, lower, upper = _ssp_rk3(problem, g, lower, upper, t, dt, mass0)
+            state = _ssp_rk3(problem, state, t, dt, mass0)
             t = nxt if t + dt >= nxt - 1e-13 * max(1.0, nxt) else t + dt
             steps += 1
+        g, lower, upper = state[0].reshape(frame.cells), state[1], state[2]
         out.append(_record(problem, g, lower, upper, t, steps, mass0, cell))
         if log is not None:
             log(
@@ -331,14 +257,15 @@ def solve(
     )
 
 
-def _ssp_rk3(problem, g0, a0, z0, t, dt, mass0):
-    """Shu-Osher SSP-RK3 on (g, a, z)."""
-    g1, a1, z1 = _euler(problem, g0, a0, z0, t, dt, mass0)
-    g2, a2, z2 = _euler(problem, g1, a1, z1, t + dt, dt, mass0)
-    g2, a2, z2 = 0.75 * g0 + 0.25 * g2, 0.75 * a0 + 0.25 * a2, 0.75 * z0 + 0.25 * z2
-    g3, a3, z3 = _euler(problem, g2, a2, z2, t + 0.5 * dt, dt, mass0)
-    third = 1.0 / 3.0
-    return (third * g0 + 2 * third * g3, third * a0 + 2 * third * a3, third * z0 + 2 * third * z3)
+def _scale(g) -> float:
+    return float(np.abs(g).max()) if g.size else 1.0
+
+
+def _ssp_rk3(problem, state, t, dt, mass0):
+    """Shu-Osher SSP-RK3 on (g, a, z): convex combinations of forward-Euler stages."""
+    s1 = _euler(problem, state, t, dt, mass0)
+    s2 = _euler(problem, s1, t + dt, dt, mass0, state, 0.75, 0.25)
+    return _euler(problem, s2, t + 0.5 * dt, dt, mass0, state, 1.0 / 3.0, 2.0 / 3.0)
 
 
 def _record(problem, g, lower, upper, t, steps, mass0, cell):

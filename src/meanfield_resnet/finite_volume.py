@@ -1,0 +1,294 @@
+"""Limited WENO5-Z fluxes and the fused forward-Euler stage of the Vlasov solver.
+
+The density on the reference grid is a 2-D array g (rows, columns): one row in 1-D; in 2-D
+the rows are along physical axis 0 and the columns along axis 1. One Shu-Osher stage
+
+    out = α g0 + β (g - Δt Σ_r n_r (F_r[c+1] - F_r[c]))
+
+is computed by one *sweep* per axis that evaluates the face velocities, the limited fluxes
+and the update in a single pass over memory (fluxes live in small per-thread buffers):
+
+* the row sweep differences along each row (contiguous, vectorised over the faces);
+* the column sweep differences down the columns (vectorised over the columns).
+
+On every line of faces the velocity is affine in the coordinate along the line, so with
+``offsets`` per line and one ``slope``:
+
+    v = σ(offsets[line] + slope x_face),   ũ = (v - a' - (z' - a')(η_line + η_face)) / (z - a),
+
+the relative velocity of the moving frame (vlasov.py). Each sweep also returns, per work item,
+max 2 d Δt n |ũ| (the limiter's bound, <= 1) and max |out| (the next stage's WENO scale).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+from .activations import sigma, sigma_inplace
+
+ROW_CHUNK = 4096  # cells of a row per work item (splits long 1-D rows over threads)
+SIXTH = 1.0 / 6.0  # multiplications, not divisions (divisions bound the kernel's speed)
+COLUMN_BLOCK = 16  # rows per work item of the column sweep (one extra flux row each)
+
+
+@jit(inline=True)
+def weno5z(m2, m1, c, p1, p2, eps):
+    """Fifth-order WENO-Z value at the right face of cell c from cells c-2..c+2: the three
+    quadratic reconstructions q_k weighted by a_k = d_k (1 + (τ/(β_k + ε))²), d = (0.1, 0.6,
+    0.3), τ = |β_0 - β_2|, β_k the Jiang-Shu smoothness indicators (Borges et al. 2008)."""
+    b0 = 13.0 / 12.0 * (m2 - 2 * m1 + c) ** 2 + 0.25 * (m2 - 4 * m1 + 3 * c) ** 2
+    b1 = 13.0 / 12.0 * (m1 - 2 * c + p1) ** 2 + 0.25 * (m1 - p1) ** 2
+    b2 = 13.0 / 12.0 * (c - 2 * p1 + p2) ** 2 + 0.25 * (3 * c - 4 * p1 + p2) ** 2
+    tau = abs(b0 - b2)
+    # 1/(b_k + eps) from one division (divisions bound this kernel's speed)
+    d0, d1, d2 = b0 + eps, b1 + eps, b2 + eps
+    inverse = 1.0 / (d0 * d1 * d2)
+    a0 = 0.1 * (1.0 + (tau * d1 * d2 * inverse) ** 2)
+    a1 = 0.6 * (1.0 + (tau * d0 * d2 * inverse) ** 2)
+    a2 = 0.3 * (1.0 + (tau * d0 * d1 * inverse) ** 2)
+    q0 = (2 * m2 - 7 * m1 + 11 * c) * SIXTH
+    q1 = (-m1 + 5 * c + 2 * p1) * SIXTH
+    q2 = (2 * c + 5 * p1 - p2) * SIXTH
+    return (a0 * q0 + a1 * q1 + a2 * q2) / (a0 + a1 + a2)
+
+
+@jit(inline=True)
+def limited_flux(m3, m2, left, right, p1, p2, uf, lam, eps):
+    """Flux through the face between cells ``left`` and ``right`` (neighbours m3, m2 to the
+    left, p1, p2 to the right) with face velocity uf: the WENO5-Z upwind value (stencil
+    chosen by the sign of uf with selects, reconstructed once) blended with the first-order
+    upwind flux so that left - lam F >= 0 and right + lam F >= 0 (Hu-Adams-Shu)."""
+    low = max(uf, 0.0) * left + min(uf, 0.0) * right
+    pos = uf >= 0.0
+    s0 = m3 if pos else p2
+    s1 = m2 if pos else p1
+    s2 = left if pos else right
+    s3 = right if pos else left
+    s4 = p1 if pos else m2
+    high = uf * weno5z(s0, s1, s2, s3, s4, eps)
+    inverse = 1.0 / (lam * (high - low))  # one division serves both bounds
+    theta = 1.0
+    if left - lam * high < 0.0:
+        theta = min(theta, (left - lam * low) * inverse)
+    if right + lam * high < 0.0:
+        theta = min(theta, -(right + lam * low) * inverse)
+    return low + max(theta, 0.0) * (high - low)
+
+
+@jit(inline=True)
+def _at(line, k):
+    """line[k], zero outside the line."""
+    return line[k] if 0 <= k < line.size else 0.0
+
+
+@jit
+def _edge_face_flux(line, f, uf, lam, eps, closed):
+    """Flux at face f of a line near its ends (zero padding); the end faces 0 and n carry
+    nothing when ``closed``, else first-order upwind with nothing outside."""
+    n = line.size
+    if f == 0 or f == n:
+        if closed:
+            return 0.0
+        return max(uf, 0.0) * _at(line, f - 1) + min(uf, 0.0) * _at(line, f)
+    return limited_flux(
+        _at(line, f - 3),
+        _at(line, f - 2),
+        _at(line, f - 1),
+        _at(line, f),
+        _at(line, f + 1),
+        _at(line, f + 2),
+        uf,
+        lam,
+        eps,
+    )
+
+
+@jit
+def _stencil_fluxes(m3, m2, left, right, p1, p2, u, lam, eps, flux, count):
+    """flux[k] = limited_flux(m3[k], ..., p2[k], u[k]) for k < count: the vectorised interior
+    loop, on views that start at the first face (indices from 0, so numba's negative-index
+    wraparound, which would turn contiguous loads into gathers, is provably never needed)."""
+    for k in range(count):
+        flux[k] = limited_flux(m3[k], m2[k], left[k], right[k], p1[k], p2[k], u[k], lam, eps)
+
+
+@jit
+def _line_fluxes(line, c0, nf, u, lam, eps, closed, flux):
+    """flux[k] at faces f = c0 + k, k < nf, of one line; interior faces take the fast path."""
+    n = line.size
+    a = min(max(c0, 3), c0 + nf)
+    b = max(min(c0 + nf, n - 2), a)
+    for f in range(c0, a):
+        flux[f - c0] = _edge_face_flux(line, f, u[f - c0], lam, eps, closed)
+    _stencil_fluxes(line[a - 3 :], line[a - 2 :], line[a - 1 :], line[a:], line[a + 1 :],
+                    line[a + 2 :], u[a - c0 :], lam, eps, flux[a - c0 :], b - a)  # fmt: skip
+    for f in range(b, c0 + nf):
+        flux[f - c0] = _edge_face_flux(line, f, u[f - c0], lam, eps, closed)
+
+
+@jit
+def _face_row_fluxes(g, f, u, lam, eps, closed, flux):
+    """flux[j] at face f (between rows f-1 and f) for every column j."""
+    n, m = g.shape
+    if 3 <= f <= n - 3:
+        _stencil_fluxes(g[f - 3], g[f - 2], g[f - 1], g[f], g[f + 1], g[f + 2], u, lam, eps,
+                        flux, m)  # fmt: skip
+    else:
+        for j in range(m):
+            flux[j] = _edge_face_flux(g[:, j], f, u[j], lam, eps, closed)
+
+
+@jit
+def relative_velocity(code, offset, slope, coords, eta_line, eta, frame, u, count):
+    """u[k] = (σ(offset + slope coords[k]) - a' - (z' - a')(eta + eta_line[k])) / (z - a)
+    for k < count, with ``frame`` = (a', z', z - a)."""
+    for k in range(count):
+        u[k] = offset + slope * coords[k]
+    sigma_inplace(code, u, count)
+    da, span, scale = frame[0], frame[1] - frame[0], 1.0 / frame[2]
+    for k in range(count):
+        u[k] = (u[k] - da - span * (eta + eta_line[k])) * scale
+
+
+@jit(max_reduction=True)
+def _update(g0, g, out, below, above, count, alpha, beta, init, dtn):
+    """out[k] = (α g0 + β g  or  out)[k] - β Δt n (above[k] - below[k]) for k < count, on
+    views of a line of cells and of its fluxes below/above each cell; returns max |out|."""
+    top = 0.0
+    for k in range(count):
+        base = alpha * g0[k] + beta * g[k] if init else out[k]
+        val = base - beta * dtn * (above[k] - below[k])
+        out[k] = val
+        top = max(top, abs(val))
+    return top
+
+
+@jit(max_reduction=True)
+def _max_speed(u, lam, count):
+    """max lam |u[k]|, k < count."""
+    w = 0.0
+    for k in range(count):
+        w = max(w, lam * abs(u[k]))
+    return w
+
+
+@jit
+def row_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
+    """Work items first..last-1 of the row sweep; item = (row, chunk of ROW_CHUNK cells).
+
+    ``geometry`` = (code, offsets per row, slope, face coordinates, η per row, η per face,
+    frame = (a', z', z - a)); ``stage`` = (α, β, init, update, lam, Δt n, closed, eps).
+    With update False only the speeds are measured (worst = max lam |ũ|)."""
+    code, offsets, slope, coords, eta_rows, eta_faces, frame = geometry
+    alpha, beta, init, update, lam, dtn, closed, eps = stage
+    n = g.shape[1]
+    chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
+    u, flux = np.empty(ROW_CHUNK + 1), np.empty(ROW_CHUNK + 1)
+    for item in range(first, last):
+        i, c0 = item // chunks, (item % chunks) * ROW_CHUNK
+        nc = min(n, c0 + ROW_CHUNK) - c0
+        relative_velocity(code, offsets[i], slope, coords[c0:], eta_faces[c0:], eta_rows[i],
+                          frame, u, nc + 1)  # fmt: skip
+        worst[item] = _max_speed(u, lam, nc + 1)
+        if not update:
+            continue
+        _line_fluxes(g[i], c0, nc + 1, u, lam, eps, closed, flux)
+        top[item] = _update(g0[i, c0:], g[i, c0:], out[i, c0:], flux, flux[1:], nc, alpha, beta,
+                            init, dtn)  # fmt: skip
+
+
+@jit
+def column_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
+    """Work items first..last-1 of the column sweep; item = COLUMN_BLOCK rows of cells, whose
+    COLUMN_BLOCK + 1 face rows are computed in turn (two flux rows kept). Arguments as in
+    :func:`row_sweep_items`, with offsets and η per face row and coordinates per column."""
+    code, offsets, slope, coords, eta_rows, eta_columns, frame = geometry
+    alpha, beta, init, update, lam, dtn, closed, eps = stage
+    n, m = g.shape
+    u, prev, cur = np.empty(m), np.empty(m), np.empty(m)
+    for item in range(first, last):
+        r0 = item * COLUMN_BLOCK
+        r1 = min(n, r0 + COLUMN_BLOCK)
+        w, t = 0.0, 0.0
+        for f in range(r0, r1 + 1):
+            relative_velocity(code, offsets[f], slope, coords, eta_columns, eta_rows[f], frame,
+                              u, m)  # fmt: skip
+            w = max(w, _max_speed(u, lam, m))
+            if not update:
+                continue
+            _face_row_fluxes(g, f, u, lam, eps, closed, cur)
+            if f > r0:
+                c = f - 1
+                top_c = _update(g0[c], g[c], out[c], prev, cur, m, alpha, beta, init, dtn)
+                t = max(t, top_c)
+            prev, cur = cur, prev
+        worst[item] = w
+        top[item] = t
+
+
+@jit(parallel=True)
+def _row_sweep_parallel(geometry, stage, g0, g, out, worst, top, parts):
+    # parfors cannot capture tuples: unpack here, repack inside the loop body
+    code, offsets, slope, coords, across, along, frame = geometry
+    da, dz, width = frame
+    alpha, beta, init, update, lam, dtn, closed, eps = stage
+    items = worst.size
+    for p in prange(parts):
+        row_sweep_items(
+            (code, offsets, slope, coords, across, along, (da, dz, width)),
+            (alpha, beta, init, update, lam, dtn, closed, eps),
+            g0, g, out, p * items // parts, (p + 1) * items // parts, worst, top,
+        )  # fmt: skip
+
+
+@jit(parallel=True)
+def _column_sweep_parallel(geometry, stage, g0, g, out, worst, top, parts):
+    code, offsets, slope, coords, across, along, frame = geometry
+    da, dz, width = frame
+    alpha, beta, init, update, lam, dtn, closed, eps = stage
+    items = worst.size
+    for p in prange(parts):
+        column_sweep_items(
+            (code, offsets, slope, coords, across, along, (da, dz, width)),
+            (alpha, beta, init, update, lam, dtn, closed, eps),
+            g0, g, out, p * items // parts, (p + 1) * items // parts, worst, top,
+        )  # fmt: skip
+
+
+PARALLEL_CELLS = 65536  # below this a sweep runs serially (fork/join costs more than it saves)
+
+
+def sweep(rows: bool, geometry, stage, g0, g, out) -> tuple[float, float]:
+    """Run the row (``rows``) or column sweep over the whole grid, in parallel when large;
+    return (max lam |ũ|, max |out|)."""
+    n, m = g.shape
+    items = n * -(-m // ROW_CHUNK) if rows else -(-n // COLUMN_BLOCK)
+    worst, top = np.zeros(items), np.zeros(items)
+    if g.size < PARALLEL_CELLS:
+        serial = row_sweep_items if rows else column_sweep_items
+        serial(geometry, stage, g0, g, out, 0, items, worst, top)
+    else:
+        parallel = _row_sweep_parallel if rows else _column_sweep_parallel
+        parts = min(items, 4 * numba.get_num_threads())  # a few items per thread
+        parallel(geometry, stage, g0, g, out, worst, top, parts)
+    return float(worst.max()), float(top.max())
+
+
+@jit
+def edge_velocities(code, offsets, slope, coords, rows):
+    """(min v on the lower edge, max v on the upper edge) of a sweep's geometry: for the row
+    sweep the first and last face of every row, for the column sweep every column of the
+    first and last face row."""
+    low, high = np.inf, -np.inf
+    if rows:
+        for i in range(offsets.size):
+            low = min(low, sigma(code, offsets[i] + slope * coords[0]))
+            high = max(high, sigma(code, offsets[i] + slope * coords[-1]))
+    else:
+        for j in range(coords.size):
+            low = min(low, sigma(code, offsets[0] + slope * coords[j]))
+            high = max(high, sigma(code, offsets[-1] + slope * coords[j]))
+    return low, high
