@@ -2,7 +2,8 @@
 instead, and against the machine's memory bandwidth, in one run on one machine.
 
     python benchmarks/run.py            # quick suite (a few minutes)
-    python benchmarks/run.py --full     # adds 10^5-cell py-pde, 2048² grids, 10^7 particles
+    python benchmarks/run.py --full     # adds 10^5-cell py-pde, 2048² grids, 10^7 particles,
+                                        # 10^4-cell fplanck, 256² py-pde in 2-D
 
 Writes benchmarks/results/benchmarks.{json,md}. Absolute times are noisy on shared
 machines; compare the ratios, which are measured side by side in the same run.
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numba
@@ -35,6 +37,8 @@ HERE = Path(__file__).parent
 BUMP = Distribution("gaussian", mean_=np.array([0.0]), std=np.array([0.5]))
 DOMAIN = (-4.0, 4.0)
 T = 1.0
+T_2D = 0.25
+OU_DOMAIN = (-8.0, 14.0)
 
 
 def timed(fn, repeat=1):
@@ -139,24 +143,27 @@ def vlasov_1d_pypde(n, tolerance=1e-7):
     }
 
 
+def _gaussian_2d_masses(edges, t=T_2D):
+    """Exact cell masses of the 2-D problem (W = -I, b = 0, Gaussian std 0.5): a product of
+    the 1-D solutions on the same edges in x and y."""
+    law = Distribution("gaussian", mean_=np.zeros(1), std=np.array([0.5]))
+    m1 = exact.cell_masses(law, "identity", -1.0, 0.0, t, edges)
+    return np.outer(m1, m1)
+
+
 def vlasov_2d_ours(n):
     law = Distribution("gaussian", mean_=np.array([0.0, 0.0]), std=np.array([0.5, 0.5]))
     seg = (Segment(0.0, np.inf, np.diag([-1.0, -1.0]), np.zeros(2)),)
     frame = vlasov.Frame(np.array([-4.0, -4.0]), np.array([4.0, 4.0]), (n, n), moving=False)
     problem = vlasov.VlasovProblem("identity", seg, None, frame)
     masses = law.cell_probabilities([frame.edges(0), frame.edges(1)])
-    wall, sol = timed(lambda: vlasov.solve(problem, masses, [0.0, 0.25]))
-    edges = frame.edges(0)
-    m1 = exact.cell_masses(
-        Distribution("gaussian", mean_=np.zeros(1), std=np.array([0.5])),
-        "identity",
-        -1.0,
-        0.0,
-        0.25,
-        edges,
+    # small grids: best of 3, so that loading the cached kernels is not timed
+    wall, sol = timed(
+        lambda: vlasov.solve(problem, masses, [0.0, T_2D]), repeat=3 if n <= 128 else 1
     )
+    edges = frame.edges(0)
     cell = (edges[1] - edges[0]) ** 2
-    err = np.abs(sol.density[-1] * cell - np.outer(m1, m1)).sum()
+    err = np.abs(sol.density[-1] * cell - _gaussian_2d_masses(edges)).sum()
     steps = int(sol.steps[-1])
     return {
         "cells": f"{n}x{n}",
@@ -164,6 +171,44 @@ def vlasov_2d_ours(n):
         "l1": err,
         "steps": steps,
         "cell_updates_per_s": 3 * n * n * steps / wall,
+    }
+
+
+def _pypde_profiled_solve(eq, field, t_range, tolerance):
+    """One warm-up solve of negligible length (pays py-pde's first-use and per-grid costs),
+    then the timed solve. py-pde recompiles on every solve(); its own profiler splits that
+    solve into the recompile (``compilation``) and the time stepping (``solver``). In 2-D the
+    recompile (~10-30 s) dwarfs the stepping (~0.01-1 s), so the 1-D way (wall time minus a
+    separately timed tiny solve) would leave a difference of two noisy numbers."""
+    kwargs = {"adaptive": True, "tolerance": tolerance, "tracker": None, "backend": "numba"}
+    eq.solve(field, t_range=1e-9, dt=1e-10, **kwargs)
+    t0 = time.perf_counter()
+    res, info = eq.solve(field, t_range=t_range, dt=1e-4, ret_info=True, **kwargs)
+    wall = time.perf_counter() - t0
+    return res, wall, info
+
+
+def vlasov_2d_pypde(n, tolerance=1e-7):
+    """py-pde (numba backend, central differences, its default adaptive explicit stepper) on
+    the problem of `vlasov_2d_ours`: ∂_t f + div(-x f) = 0, point values of the Gaussian."""
+    import pde
+
+    grid = pde.CartesianGrid([[-4.0, 4.0], [-4.0, 4.0]], [n, n])
+    field = pde.ScalarField.from_expression(grid, "exp(-(x**2 + y**2)/0.5)/(0.5*pi)")
+    eq = pde.PDE({"f": "-d_dx(-x*f) - d_dy(-y*f)"}, bc={"value": 0})
+    res, wall, info = _pypde_profiled_solve(eq, field, T_2D, tolerance)
+    prof = info["controller"]["profiler"]
+    edges = np.linspace(-4.0, 4.0, n + 1)
+    err = np.abs(res.data * (edges[1] - edges[0]) ** 2 - _gaussian_2d_masses(edges)).sum()
+    return {
+        "cells": f"{n}x{n}",
+        "wall_s": prof["solver"],
+        "wall_with_compile_s": wall,
+        "compile_s": prof["compilation"],
+        "l1": err,
+        "steps": int(info["solver"]["steps"]),
+        "stepper": info["solver"]["class"],
+        "tolerance": tolerance,
     }
 
 
@@ -210,6 +255,78 @@ def fokker_planck_pypde(n, tolerance=1e-7):
     }
 
 
+# numpy 1 names fplanck 0.2.2 uses and numpy 2 removed, with their replacements
+_NUMPY2_REMOVED = {"product": np.prod}
+
+
+@contextmanager
+def _numpy2_shim():
+    """fplanck 0.2.2 calls ``np.product`` (removed in numpy 2.0) when it assembles its matrix.
+    Alias the removed names for the duration of the call only, then remove the aliases, so
+    nothing else in the run sees them. (Its solver.py also uses ``Iterable`` without importing
+    it, but only for a per-axis drag vector; a scalar drag, as here, never reaches it.)"""
+    added = [name for name in _NUMPY2_REMOVED if name not in vars(np)]
+    for name in added:
+        setattr(np, name, _NUMPY2_REMOVED[name])
+    try:
+        yield
+    finally:
+        for name in added:
+            delattr(np, name)
+
+
+def _fplanck_run(n, masses, t):
+    """Build fplanck's master-equation matrix on n cells of OU_DOMAIN and propagate `masses`
+    (cell probabilities) over t; returns (assembly s, propagation s, final cell masses)."""
+    import fplanck
+    from scipy import constants
+
+    h = (OU_DOMAIN[1] - OU_DOMAIN[0]) / n
+    centre = 0.5 * (OU_DOMAIN[0] + OU_DOMAIN[1])
+    t0 = time.perf_counter()
+    sim = fplanck.fokker_planck(
+        # D = k_B T / drag = 1 and velocity = -dU/dy / drag = -x: drag 1, k_B T = 1 and
+        # U = (y + centre)^2 / 2, y = x - centre being fplanck's coordinate (grid centred on 0)
+        temperature=1.0 / constants.k,
+        drag=1.0,
+        # Ngrid = ceil(extent / resolution): (n - 1/2) h gives n cells whatever the rounding
+        extent=(n - 0.5) * h,
+        resolution=h,
+        potential=fplanck.harmonic_potential(-centre, 1.0),
+        boundary=fplanck.boundary.reflecting,
+    )
+    t1 = time.perf_counter()
+    out = sim.propagate(lambda *grid: masses.copy(), t)
+    t2 = time.perf_counter()
+    if out.shape != masses.shape:
+        raise ValueError(f"fplanck built {out.shape} cells for {masses.shape}")
+    return t1 - t0, t2 - t1, out
+
+
+def fokker_planck_fplanck(n):
+    """fplanck 0.2.2 on the OU problem of `fokker_planck_ours` (drift -x, K = 1, uniform [2, 8],
+    t = 1): a Scharfetter-Gummel-like master equation on n cells, propagated by
+    scipy's ``expm_multiply``; reflecting ends (the mass is far from them). Time = assembly
+    (a Python loop over cells) + propagation. A failure is recorded, not raised."""
+    law = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
+    edges = np.linspace(*OU_DOMAIN, n + 1)
+    masses = law.cell_probabilities([edges])
+    try:
+        with _numpy2_shim():
+            runs = [_fplanck_run(n, masses, T) for _ in range(2 if n <= 2000 else 1)]
+    except Exception as err:  # noqa: BLE001 - any failure of the peer is a result to report
+        return {"cells": n, "error": f"{type(err).__name__}: {err}"}
+    assembly_s, propagate_s, out = min(runs, key=lambda run: run[0] + run[1])
+    err = np.abs(out - exact.ou_cell_masses(law, -1.0, 0.0, 1.0, T, edges)).sum()
+    return {
+        "cells": n,
+        "wall_s": assembly_s + propagate_s,
+        "assembly_s": assembly_s,
+        "propagate_s": propagate_s,
+        "l1": err,
+    }
+
+
 def particles(m, d, threads, layers=100):
     rng = np.random.default_rng(0)
     x0 = rng.normal(size=(m, d))
@@ -249,6 +366,83 @@ def particles_numpy(m, d, layers=100):
         "dimension": d,
         "wall_s": wall,
         "particle_steps_per_s": m * layers / wall,
+    }
+
+
+def particles_em(m, d, threads=2, layers=100):
+    """The stochastic network (Euler-Maruyama, K = 1: dX = σ(WX + b) dt + sqrt(2) dB) through
+    `network.simulate`, which draws the normals with numpy, one (m, d) array per layer."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(m, d))
+    seg = (Segment(0.0, np.inf, np.eye(d) * 0.5 + 0.1, np.full(d, 0.1)),)
+    noise = diffusion.constant(1.0)
+    set_threads(threads)
+
+    def run(x, seed):
+        gen = np.random.default_rng(seed)
+        return network.simulate(
+            x, "tanh", seg, 1.0, layers, np.array([layers]), diffusion=noise, rng=gen
+        )
+
+    run(x0[:1000], 1)  # warm
+    wall, _ = timed(lambda: run(x0, 0))
+    return {
+        "particles": m,
+        "dimension": d,
+        "threads": threads,
+        "wall_s": wall,
+        "particle_steps_per_s": m * layers / wall,
+    }
+
+
+def particles_em_numpy(m, d, layers=100):
+    """numpy Euler-Maruyama baseline: `particles_numpy` plus sqrt(2 dt) standard normals drawn
+    into a preallocated buffer each layer."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(m, d))
+    w = np.eye(d) * 0.5 + 0.1
+    b = np.full(d, 0.1)
+    dt = 1.0 / layers
+    buf, noise = np.empty_like(x), np.empty_like(x)
+
+    def run():
+        y = x.copy()
+        for _ in range(layers):
+            np.matmul(y, w.T, out=buf)
+            np.add(buf, b, out=buf)
+            np.tanh(buf, out=buf)
+            np.multiply(buf, dt, out=buf)
+            np.add(y, buf, out=y)
+            rng.standard_normal(out=noise)
+            np.multiply(noise, np.sqrt(2.0 * dt), out=noise)
+            np.add(y, noise, out=y)
+        return y
+
+    wall, _ = timed(run)
+    return {
+        "particles": m,
+        "dimension": d,
+        "wall_s": wall,
+        "particle_steps_per_s": m * layers / wall,
+    }
+
+
+def normals(m, d, layers=100):
+    """numpy's generator alone: fill an (m, d) buffer with standard normals `layers` times,
+    the normals one stochastic run draws (the lower bound of its time)."""
+    rng = np.random.default_rng(0)
+    buf = np.empty((m, d))
+
+    def run():
+        for _ in range(layers):
+            rng.standard_normal(out=buf)
+
+    wall, _ = timed(run)
+    return {
+        "particles": m,
+        "dimension": d,
+        "wall_s": wall,
+        "normals_per_s": m * d * layers / wall,
     }
 
 
@@ -310,16 +504,27 @@ def main():
     pcells = [1000, 10_000] + ([100_000] if args.full else [])
     r["vlasov_1d_pypde"] = [vlasov_1d_pypde(n) for n in pcells]
     log(r["vlasov_1d_pypde"])
-    r["vlasov_2d_ours"] = [vlasov_2d_ours(n) for n in [128, 512] + ([2048] if args.full else [])]
+    grids = [32, 48, 64, 128, 512] + ([2048] if args.full else [])  # small: equal accuracy
+    r["vlasov_2d_ours"] = [vlasov_2d_ours(n) for n in grids]
     log(r["vlasov_2d_ours"])
+    r["vlasov_2d_pypde"] = [vlasov_2d_pypde(n) for n in [64, 128] + ([256] if args.full else [])]
+    log(r["vlasov_2d_pypde"])
     r["fokker_planck_ours"] = [fokker_planck_ours(n) for n in [1000, 10_000]]
     log(r["fokker_planck_ours"])
     r["fokker_planck_pypde"] = [fokker_planck_pypde(n) for n in [1000, 10_000]]
     log(r["fokker_planck_pypde"])
+    r["fokker_planck_fplanck"] = [
+        fokker_planck_fplanck(n) for n in [1000] + ([10_000] if args.full else [])
+    ]
+    log(r["fokker_planck_fplanck"])
     sizes = [100_000, 1_000_000] + ([10_000_000] if args.full else [])
     r["particles_numba"] = [particles(m, d, t) for d in (1, 2) for m in sizes for t in (1, 2)]
     r["particles_numpy"] = [particles_numpy(m, d) for d in (1, 2) for m in sizes]
     log(r["particles_numba"], r["particles_numpy"])
+    r["particles_em"] = [particles_em(m, d) for d in (1, 2) for m in sizes]
+    r["particles_em_numpy"] = [particles_em_numpy(m, d) for d in (1, 2) for m in sizes]
+    r["normals"] = [normals(m, d) for d in (1, 2) for m in sizes]
+    log(r["particles_em"], r["particles_em_numpy"], r["normals"])
     if not args.skip_pipeline:
         r["pipeline"] = pipeline()
         log(r["pipeline"])
@@ -334,6 +539,82 @@ def main():
 def _at_accuracy(rows, target=1e-4):
     ok = [row for row in rows if row["l1"] <= target]
     return min(ok, key=lambda row: row["wall_s"]) if ok else None
+
+
+def _at_peer_accuracy(ours, peers):
+    """The peer's most accurate run, and ours at the fastest (smallest) grid with an L1 no
+    larger; if no grid of ours gets there, our most accurate one, flagged. Peer runs that
+    failed are skipped; if all failed, their errors."""
+    ran = [row for row in peers if "error" not in row]
+    if not ran:
+        return {"peer_error": "; ".join(f"{row['cells']}: {row['error']}" for row in peers)}
+    peer = min(ran, key=lambda row: row["l1"])
+    good = [row for row in ours if row["l1"] <= peer["l1"]]
+    mine = min(good, key=lambda row: row["wall_s"]) if good else min(ours, key=lambda r: r["l1"])
+    out = {
+        "ours": mine,
+        "peer": peer,
+        "ours_reached_peer_l1": bool(good),
+        "speedup": peer["wall_s"] / mine["wall_s"],
+    }
+    if "wall_with_compile_s" in peer:  # py-pde: also with the recompile every solve() pays
+        out["speedup_with_compile"] = peer["wall_with_compile_s"] / mine["wall_s"]
+    return out
+
+
+def _particles_em_summary(r):
+    """Per dimension and size: particle-steps/s of ours and of numpy EM, normals/s, our
+    speed-up over numpy, and the share of our time numpy's generator alone needs."""
+    key = lambda row: (row["dimension"], row["particles"])  # noqa: E731
+    em_numpy = {key(row): row for row in r["particles_em_numpy"]}
+    draws = {key(row): row for row in r["normals"]}
+    out = {}
+    for row in r["particles_em"]:
+        k = key(row)
+        out[f"{k[0]}d_{k[1]}"] = {
+            "ours_particle_steps_per_s": row["particle_steps_per_s"],
+            "numpy_particle_steps_per_s": em_numpy[k]["particle_steps_per_s"],
+            "normals_per_s": draws[k]["normals_per_s"],
+            "speedup_vs_numpy": em_numpy[k]["wall_s"] / row["wall_s"],
+            "normals_share_of_our_time": draws[k]["wall_s"] / row["wall_s"],
+        }
+    return out
+
+
+def _particle_series(rows):
+    """{'<d>d_<threads>threads': {particles: ns per particle-step}}."""
+    out = {}
+    for row in rows:
+        key = f"{row['dimension']}d_{row['threads']}threads"
+        out.setdefault(key, {})[row["particles"]] = 1e9 / row["particle_steps_per_s"]
+    return out
+
+
+def _thread_speedups(rows):
+    """{'<d>d_<particles>': 1-thread time / 2-thread time} where both were run."""
+    wall = {(row["dimension"], row["particles"], row["threads"]): row["wall_s"] for row in rows}
+    return {
+        f"{d}d_{m}": wall[(d, m, 1)] / t
+        for (d, m, threads), t in wall.items()
+        if threads == 2 and (d, m, 1) in wall
+    }
+
+
+def _scaling(r):
+    """Time per unit of work over the sizes already measured (constant = linear in size) and
+    the 2-thread over 1-thread speed-up of the particle kernel; no new runs. A cell-update is
+    one cell in one Runge-Kutta stage, as in ``cell_updates_per_s``."""
+    out = {
+        f"vlasov_{dim}_ns_per_cell_update": {
+            row["cells"]: 1e9 / row["cell_updates_per_s"] for row in r[f"vlasov_{dim}_ours"]
+        }
+        for dim in ("1d", "2d")
+    }
+    out["particles_ns_per_particle_step"] = _particle_series(r["particles_numba"])
+    out["particles_speedup_2_vs_1_threads"] = _thread_speedups(r["particles_numba"])
+    if "particles_em" in r:
+        out["particles_em_ns_per_particle_step"] = _particle_series(r["particles_em"])
+    return out
 
 
 def summarise(r):
@@ -377,7 +658,111 @@ def summarise(r):
     s["vlasov_1d_bandwidth_fraction_of_triad"] = (
         24 * big["cell_updates_per_s"] / (r["triad"]["threads_2_GBps"] * 1e9)
     )
+    # same count for the 2-D kernel: 24 B per cell-stage (a direction sweep reads g and the
+    # face velocity and writes a flux), against the 2-thread triad
+    s["vlasov_2d_bandwidth_fraction_of_triad"] = {
+        row["cells"]: 24 * row["cell_updates_per_s"] / (r["triad"]["threads_2_GBps"] * 1e9)
+        for row in r["vlasov_2d_ours"]
+    }
+    if "vlasov_2d_pypde" in r:
+        s["vlasov_2d_equal_accuracy"] = _at_peer_accuracy(r["vlasov_2d_ours"], r["vlasov_2d_pypde"])
+    if "fokker_planck_fplanck" in r:
+        s["fokker_planck_vs_fplanck"] = _at_peer_accuracy(
+            r["fokker_planck_ours"], r["fokker_planck_fplanck"]
+        )
+    if "particles_em" in r:
+        s["particles_em"] = _particles_em_summary(r)
+    s["scaling"] = _scaling(r)
     return s
+
+
+def _md_run(row):
+    """'N cells, T s, L1 E' for a table cell."""
+    return f"{row['cells']} cells, {row['wall_s']:.3g} s, L1 {row['l1']:.1e}"
+
+
+def _md_equal_accuracy(label, e, peer, extra):
+    """One row from `_at_peer_accuracy`; `extra(peer_row)` adds peer-specific detail."""
+    if "peer_error" in e:
+        return f"| {label} | | {peer} failed: {e['peer_error']} | n/a |"
+    flag = "" if e["ours_reached_peer_l1"] else " (our best: its L1 not reached)"
+    with_compile = (
+        f" ({e['speedup_with_compile']:.0f}x with its compile)"
+        if "speedup_with_compile" in e
+        else ""
+    )
+    return (
+        f"| {label} | {_md_run(e['ours'])}{flag} | {peer} {_md_run(e['peer'])}{extra(e['peer'])}"
+        f" | {e['speedup']:.0f}x{with_compile} |"
+    )
+
+
+def _md_peer_rows(s):
+    """The equal-accuracy rows against py-pde in 2-D and fplanck."""
+    lines = []
+    if "vlasov_2d_equal_accuracy" in s:
+        lines.append(
+            _md_equal_accuracy(
+                "2-D Vlasov, equal accuracy (W = -I, Gaussian, t = 0.25)",
+                s["vlasov_2d_equal_accuracy"],
+                "py-pde",
+                lambda p: f" (+{p['compile_s']:.2g} s compile)",
+            )
+        )
+    if "fokker_planck_vs_fplanck" in s:
+        lines.append(
+            _md_equal_accuracy(
+                "Fokker-Planck (OU), equal accuracy vs fplanck 0.2.2 (expm_multiply)",
+                s["fokker_planck_vs_fplanck"],
+                "fplanck",
+                lambda p: f" (assembly {p['assembly_s']:.2g} s)",
+            )
+        )
+    return lines
+
+
+def _md_em_rows(s):
+    """One row per dimension and size of the Euler-Maruyama comparison."""
+    return [
+        f"| Euler-Maruyama particles, tanh, 100 layers, K = 1, {key}, 2 threads vs numpy | "
+        f"{e['ours_particle_steps_per_s'] / 1e6:.0f} M particle-steps/s | numpy EM "
+        f"{e['numpy_particle_steps_per_s'] / 1e6:.0f} M/s; rng.standard_normal "
+        f"{e['normals_per_s'] / 1e6:.0f} M normals/s | {e['speedup_vs_numpy']:.1f}x; "
+        f"normals {e['normals_share_of_our_time']:.0%} of our time |"
+        for key, e in s.get("particles_em", {}).items()
+    ]
+
+
+def _md_scaling_rows(r):
+    """2-D traffic / triad per grid; ns per unit of work over sizes (ratio: last over first,
+    1.0 = linear in size); 2 vs 1 thread speed-ups."""
+    s, sc = r["summary"], r["summary"]["scaling"]
+    lines = [
+        f"| 2-D Vlasov traffic / triad (2 threads, {r['triad']['threads_2_GBps']:.1f} GB/s), "
+        f"{key} | | | {frac:.1%} |"
+        for key, frac in s["vlasov_2d_bandwidth_fraction_of_triad"].items()
+    ]
+    series = [
+        ("1-D Vlasov, time per cell-update, cells", sc["vlasov_1d_ns_per_cell_update"]),
+        ("2-D Vlasov, time per cell-update, grid", sc["vlasov_2d_ns_per_cell_update"]),
+    ]
+    for name, kind in (
+        ("particles_ns_per_particle_step", "deterministic"),
+        ("particles_em_ns_per_particle_step", "Euler-Maruyama"),
+    ):
+        for key, values in sc.get(name, {}).items():
+            series.append((f"particles ({kind}), {key}, time per particle-step, particles", values))
+    for label, values in series:
+        ns = list(values.values())
+        lines.append(
+            f"| scaling: {label} = {' / '.join(str(k) for k in values)} | "
+            f"{' / '.join(f'{v:.3g}' for v in ns)} ns | | last/first {ns[-1] / ns[0]:.2f}x |"
+        )
+    lines += [
+        f"| particles, tanh, 100 layers, {key}: 2 threads vs 1 thread | | | {ratio:.2f}x |"
+        for key, ratio in sc["particles_speedup_2_vs_1_threads"].items()
+    ]
+    return lines
 
 
 def markdown(r):
@@ -416,6 +801,7 @@ def markdown(r):
             f"| 2-D Vlasov {row['cells']} | {row['wall_s']:.3g} s, "
             f"{row['cell_updates_per_s'] / 1e6:.0f} M cell-stages/s, L1 {row['l1']:.1e} | | |"
         )
+    lines += _md_peer_rows(s) + _md_em_rows(s) + _md_scaling_rows(r)
     if "pipeline" in r:
         p = r["pipeline"]
         lines.append(
