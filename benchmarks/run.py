@@ -2,8 +2,9 @@
 instead, and against the machine's memory bandwidth, in one run on one machine.
 
     python benchmarks/run.py            # quick suite (a few minutes)
-    python benchmarks/run.py --full     # adds 10^5-cell py-pde, 2048² grids, 10^7 particles,
-                                        # 10^4-cell fplanck, 256² py-pde in 2-D
+    python benchmarks/run.py --full     # adds 10^5-cell 1-D runs (ours, py-pde), 2048² grids,
+                                        # 10^7-particle Euler-Maruyama, 10^4-cell fplanck,
+                                        # 256² py-pde in 2-D
 
 Writes benchmarks/results/benchmarks.{json,md}. Absolute times are noisy on shared
 machines; compare the ratios, which are measured side by side in the same run.
@@ -69,21 +70,22 @@ def triad(size=50_000_000):
     return out
 
 
-def _exact_masses(edges):
-    return exact.cell_masses(BUMP, "identity", -1.0, 0.0, T, edges)
+def _exact_masses(edges, t=T):
+    return exact.cell_masses(BUMP, "identity", -1.0, 0.0, t, edges)
 
 
-def vlasov_1d_ours(n):
+def vlasov_1d_ours(n, t_end=T):
     seg = (Segment(0.0, np.inf, np.array([[-1.0]]), np.array([0.0])),)
     frame = vlasov.Frame(np.array([DOMAIN[0]]), np.array([DOMAIN[1]]), (n,), moving=False)
     problem = vlasov.VlasovProblem("identity", seg, None, frame)
     masses = BUMP.cell_probabilities([frame.edges(0)])
-    wall, sol = timed(lambda: vlasov.solve(problem, masses, [0.0, T]), repeat=2)
+    wall, sol = timed(lambda: vlasov.solve(problem, masses, [0.0, t_end]), repeat=2)
     edges = frame.edges(0)
-    err = np.abs(sol.density[-1] * np.diff(edges) - _exact_masses(edges)).sum()
+    err = np.abs(sol.density[-1] * np.diff(edges) - _exact_masses(edges, t_end)).sum()
     steps = int(sol.steps[-1])
     return {
         "cells": n,
+        "t": t_end,
         "wall_s": wall,
         "l1": err,
         "steps": steps,
@@ -91,14 +93,15 @@ def vlasov_1d_ours(n):
     }
 
 
-def vlasov_1d_numpy(n):
+def vlasov_1d_numpy(n, t_end=T):
     edges = np.linspace(*DOMAIN, n + 1)
     u = -edges / (DOMAIN[1] - DOMAIN[0])  # velocity in reference units
     g0 = BUMP.cell_probabilities([edges]) * n
-    wall, (g, steps) = timed(lambda: numpy_scheme.solve(g0, u, T))
-    err = np.abs(g / n - _exact_masses(edges)).sum()
+    wall, (g, steps) = timed(lambda: numpy_scheme.solve(g0, u, t_end))
+    err = np.abs(g / n - _exact_masses(edges, t_end)).sum()
     return {
         "cells": n,
+        "t": t_end,
         "wall_s": wall,
         "l1": err,
         "steps": steps,
@@ -172,6 +175,50 @@ def vlasov_2d_ours(n):
         "steps": steps,
         "cell_updates_per_s": 3 * n * n * steps / wall,
     }
+
+
+def _stage_rate(problem, g, repeat):
+    """Cell-stages/s of one Shu-Osher stage (α = 3/4, β = 1/4: reads g and g0, writes the
+    result) of the solver on the cell masses g, best of ``repeat``."""
+    frame = problem.frame
+    lower, upper = frame.lower.astype(float), frame.upper.astype(float)
+    state = (g.reshape(-1, frame.cells[-1]), lower, upper, float(g.max()))
+    dt = 0.5 * vlasov._step_size(problem, state[0], 0.0, lower, upper, 1.0)
+    with subnormals_flushed():
+        wall, _ = timed(
+            lambda: vlasov._euler(problem, state, 0.0, dt, 1.0, state, 0.75, 0.25), repeat
+        )
+    return g.size / wall
+
+
+def kernel_traffic():
+    """Achieved memory traffic of the fused stage kernels (v = -x, Gaussian bump, fixed frame)
+    on grids far larger than the 32 MiB L3 (1-D 10^7 cells, 2-D 2048²), as a fraction of the
+    triad, and the same kernels on in-cache grids (10^4 cells, 128²: their compute rate).
+    Bytes per cell-stage: 1-D, g and g0 read, the result written, and the face coordinate and
+    η of the row read (40 B; 24 B of them density); 2-D, two sweeps, each reading two arrays
+    and writing one (48 B; the per-line coordinates stay in cache)."""
+    out = {}
+    for d, big, small, moved, essential in ((1, 10**7, 10**4, 40, 24), (2, 2048, 128, 48, 48)):
+        rates = {}
+        for n in (big, small):
+            cells = (n,) * d
+            seg = (Segment(0.0, np.inf, -np.eye(d), np.zeros(d)),)
+            frame = vlasov.Frame(np.full(d, -4.0), np.full(d, 4.0), cells, moving=False)
+            problem = vlasov.VlasovProblem("identity", seg, None, frame)
+            centres = np.meshgrid(*[frame.centres(r) for r in range(d)], indexing="ij")
+            g = np.exp(-sum(c**2 for c in centres) / 0.5)
+            rates[n] = _stage_rate(problem, g / g.sum() * g.size, 3 if n == small else 2)
+        out[f"{d}d"] = {
+            "cells_out_of_cache": big**d,
+            "cell_stages_per_s": rates[big],
+            "cells_in_cache": small**d,
+            "in_cache_cell_stages_per_s": rates[small],
+            "bytes_per_cell_stage": moved,
+            "density_bytes_per_cell_stage": essential,
+            "GBps": moved * rates[big] / 1e9,
+        }
+    return out
 
 
 def _pypde_profiled_solve(eq, field, t_range, tolerance):
@@ -496,11 +543,16 @@ def main():
         r["triad"] = triad()
         log("triad", r["triad"])
     set_threads(2)
+    r["kernel_traffic"] = kernel_traffic()
+    log(r["kernel_traffic"])
     cells = [250, 1000, 10_000] + ([100_000] if args.full else [])
     r["vlasov_1d_ours"] = [vlasov_1d_ours(n) for n in cells]
     log(r["vlasov_1d_ours"])
     r["vlasov_1d_numpy"] = [vlasov_1d_numpy(n) for n in cells[:3]]
-    log(r["vlasov_1d_numpy"])
+    # 10^5 cells over a short window only (numpy would need ~40 min to t = 1): same scheme,
+    # same steps, so the kernel ratio is still like for like
+    r["vlasov_1d_short"] = [f(100_000, t_end=0.01) for f in (vlasov_1d_ours, vlasov_1d_numpy)]
+    log(r["vlasov_1d_numpy"], r["vlasov_1d_short"])
     pcells = [1000, 10_000] + ([100_000] if args.full else [])
     r["vlasov_1d_pypde"] = [vlasov_1d_pypde(n) for n in pcells]
     log(r["vlasov_1d_pypde"])
@@ -517,13 +569,14 @@ def main():
         fokker_planck_fplanck(n) for n in [1000] + ([10_000] if args.full else [])
     ]
     log(r["fokker_planck_fplanck"])
-    sizes = [100_000, 1_000_000] + ([10_000_000] if args.full else [])
+    sizes = [100_000, 1_000_000, 10_000_000]
     r["particles_numba"] = [particles(m, d, t) for d in (1, 2) for m in sizes for t in (1, 2)]
     r["particles_numpy"] = [particles_numpy(m, d) for d in (1, 2) for m in sizes]
     log(r["particles_numba"], r["particles_numpy"])
-    r["particles_em"] = [particles_em(m, d) for d in (1, 2) for m in sizes]
-    r["particles_em_numpy"] = [particles_em_numpy(m, d) for d in (1, 2) for m in sizes]
-    r["normals"] = [normals(m, d) for d in (1, 2) for m in sizes]
+    em_sizes = sizes if args.full else sizes[:2]
+    r["particles_em"] = [particles_em(m, d) for d in (1, 2) for m in em_sizes]
+    r["particles_em_numpy"] = [particles_em_numpy(m, d) for d in (1, 2) for m in em_sizes]
+    r["normals"] = [normals(m, d) for d in (1, 2) for m in em_sizes]
     log(r["particles_em"], r["particles_em_numpy"], r["normals"])
     if not args.skip_pipeline:
         r["pipeline"] = pipeline()
@@ -629,10 +682,14 @@ def summarise(r):
     }
     same = {row["cells"]: row for row in r["vlasov_1d_numpy"]}
     s["vlasov_1d_numba_vs_numpy"] = {
-        n: same[n]["wall_s"] / row["wall_s"]
+        f"{n} cells, t = {row['t']:g}": same[n]["wall_s"] / row["wall_s"]
         for n, row in ((row["cells"], row) for row in r["vlasov_1d_ours"])
         if n in same
     }
+    ours_short, numpy_short = r["vlasov_1d_short"]
+    s["vlasov_1d_numba_vs_numpy"][f"{ours_short['cells']} cells, t = {ours_short['t']:g}"] = (
+        numpy_short["wall_s"] / ours_short["wall_s"]
+    )
     fp, fp_pypde = r["fokker_planck_ours"], r["fokker_planck_pypde"]
     target = min(row["l1"] for row in fp_pypde)
     ours_fp = min(
@@ -653,16 +710,15 @@ def summarise(r):
         for row in r["particles_numba"]
         if row["threads"] == 2
     }
-    big = max(r["vlasov_1d_ours"], key=lambda row: row["cells"])
-    # bytes per cell-stage touched by the flux kernel: g, u read, flux written (8 B each)
-    s["vlasov_1d_bandwidth_fraction_of_triad"] = (
-        24 * big["cell_updates_per_s"] / (r["triad"]["threads_2_GBps"] * 1e9)
-    )
-    # same count for the 2-D kernel: 24 B per cell-stage (a direction sweep reads g and the
-    # face velocity and writes a flux), against the 2-thread triad
-    s["vlasov_2d_bandwidth_fraction_of_triad"] = {
-        row["cells"]: 24 * row["cell_updates_per_s"] / (r["triad"]["threads_2_GBps"] * 1e9)
-        for row in r["vlasov_2d_ours"]
+    triad_bps = r["triad"]["threads_2_GBps"] * 1e9
+    s["kernel_traffic_fraction_of_triad"] = {
+        dim: {
+            "moved": k["GBps"] * 1e9 / triad_bps,
+            "density_only": k["density_bytes_per_cell_stage"] * k["cell_stages_per_s"] / triad_bps,
+            "out_of_cache_vs_in_cache_rate": k["cell_stages_per_s"]
+            / k["in_cache_cell_stages_per_s"],
+        }
+        for dim, k in r["kernel_traffic"].items()
     }
     if "vlasov_2d_pypde" in r:
         s["vlasov_2d_equal_accuracy"] = _at_peer_accuracy(r["vlasov_2d_ours"], r["vlasov_2d_pypde"])
@@ -734,14 +790,10 @@ def _md_em_rows(s):
 
 
 def _md_scaling_rows(r):
-    """2-D traffic / triad per grid; ns per unit of work over sizes (ratio: last over first,
+    """ns per unit of work over sizes (ratio: last over first,
     1.0 = linear in size); 2 vs 1 thread speed-ups."""
-    s, sc = r["summary"], r["summary"]["scaling"]
-    lines = [
-        f"| 2-D Vlasov traffic / triad (2 threads, {r['triad']['threads_2_GBps']:.1f} GB/s), "
-        f"{key} | | | {frac:.1%} |"
-        for key, frac in s["vlasov_2d_bandwidth_fraction_of_triad"].items()
-    ]
+    sc = r["summary"]["scaling"]
+    lines = []
     series = [
         ("1-D Vlasov, time per cell-update, cells", sc["vlasov_1d_ns_per_cell_update"]),
         ("2-D Vlasov, time per cell-update, grid", sc["vlasov_2d_ns_per_cell_update"]),
@@ -779,7 +831,7 @@ def markdown(r):
         + f" | {e['speedup_vs_pypde']:.0f}x |",
     ]
     for n, ratio in s["vlasov_1d_numba_vs_numpy"].items():
-        lines.append(f"| 1-D Vlasov kernel vs numpy, same scheme, {n} cells | | | {ratio:.1f}x |")
+        lines.append(f"| 1-D Vlasov solver vs numpy, same scheme, {n} | | | {ratio:.1f}x |")
     f = s["fokker_planck_equal_accuracy"]
     lines.append(
         f"| Fokker-Planck (OU), equal accuracy | {f['ours']['cells']} cells, "
@@ -791,11 +843,17 @@ def markdown(r):
         lines.append(
             f"| particles, tanh, 100 layers, {key}, 2 threads vs numpy | | | {ratio:.1f}x |"
         )
-    lines.append(
-        f"| 1-D Vlasov flux kernel traffic / triad (2 threads, "
-        f"{r['triad']['threads_2_GBps']:.1f} GB/s) | | | "
-        f"{s['vlasov_1d_bandwidth_fraction_of_triad']:.0%} |"
-    )
+    for dim, frac in s["kernel_traffic_fraction_of_triad"].items():
+        k = r["kernel_traffic"][dim]
+        lines.append(
+            f"| {dim[0]}-D Vlasov stage kernel traffic / triad (2 threads, "
+            f"{r['triad']['threads_2_GBps']:.1f} GB/s), {k['cells_out_of_cache']:.0e} cells "
+            f"(out of cache) | {k['cell_stages_per_s'] / 1e6:.0f} M cell-stages/s, "
+            f"{k['bytes_per_cell_stage']} B each: {k['GBps']:.1f} GB/s | in cache "
+            f"({k['cells_in_cache']:.0e} cells): {k['in_cache_cell_stages_per_s'] / 1e6:.0f} M "
+            f"cell-stages/s | {frac['moved']:.0%} ({frac['density_only']:.0%} counting the "
+            f"density arrays only) |"
+        )
     for row in r["vlasov_2d_ours"]:
         lines.append(
             f"| 2-D Vlasov {row['cells']} | {row['wall_s']:.3g} s, "
