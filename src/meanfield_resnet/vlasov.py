@@ -154,18 +154,19 @@ def _geometry(problem, g, t, lower, upper, mass0):
     return out
 
 
-def _euler(problem, state, t, dt, mass0, base=None, alpha=0.0, beta=1.0):
+def _euler(problem, state, t, dt, mass0, out, base=None, alpha=0.0, beta=1.0):
     """One Shu-Osher stage of the positivity-preserving forward-Euler step L of the limited
     WENO5-Z scheme: (g, a, z) <- α base + β ((g, a, z) + Δt L(g, a, z)).
 
-    ``state`` and ``base`` are (g as a 2-D array, lower, upper, max |g|). In 2-D the column
-    sweep (axis 0) writes α g0 + β (g - Δt n_0 ΔF_0), the row sweep then subtracts its part."""
+    ``state`` and ``base`` are (g as a 2-D array, lower, upper, max |g|); the new g is written
+    into ``out`` (reused buffers: a fresh large array costs a page fault per 4 KiB). In 2-D
+    the column sweep (axis 0) writes α g0 + β (g - Δt n_0 ΔF_0), the row sweep then
+    subtracts its part."""
     g, lower, upper, scale = state
     base = state if base is None else base
     d = problem.dimension
     eps = EPSILON + 1e-12 * scale * scale
     geometry = _geometry(problem, g, t, lower, upper, mass0)
-    out = np.empty_like(g)
     for r, (rows, geo) in enumerate(geometry):
         n = problem.frame.cells[r]
         stage = (alpha, beta, r == 0, True, 2 * d * dt * n, dt * n, problem.frame.moving, eps)
@@ -227,6 +228,7 @@ def solve(
     lower, upper = frame.lower.astype(float).copy(), frame.upper.astype(float).copy()
     # the kernels see a 2-D array whose last axis is contiguous: one row in 1-D
     state = (np.ascontiguousarray(g.reshape(-1, frame.cells[-1])), lower, upper, _scale(g))
+    work = [np.empty_like(state[0]) for _ in range(3)]
     stops = sorted({float(s.until) for s in problem.segments if np.isfinite(s.until)})
     t, steps, out = 0.0, 0, []
     for t_out in np.asarray(output_times, dtype=float):
@@ -234,7 +236,7 @@ def solve(
             dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
             dt = min(dt, nxt - t)
-            state = _ssp_rk3(problem, state, t, dt, mass0)
+            state = _ssp_rk3(problem, state, t, dt, mass0, work)
             t = nxt if t + dt >= nxt - 1e-13 * max(1.0, nxt) else t + dt
             steps += 1
         g, lower, upper = state[0].reshape(frame.cells), state[1], state[2]
@@ -261,11 +263,15 @@ def _scale(g) -> float:
     return float(np.abs(g).max()) if g.size else 1.0
 
 
-def _ssp_rk3(problem, state, t, dt, mass0):
-    """Shu-Osher SSP-RK3 on (g, a, z): convex combinations of forward-Euler stages."""
-    s1 = _euler(problem, state, t, dt, mass0)
-    s2 = _euler(problem, s1, t + dt, dt, mass0, state, 0.75, 0.25)
-    return _euler(problem, s2, t + 0.5 * dt, dt, mass0, state, 1.0 / 3.0, 2.0 / 3.0)
+def _ssp_rk3(problem, state, t, dt, mass0, work):
+    """Shu-Osher SSP-RK3 on (g, a, z): convex combinations of forward-Euler stages. ``work``
+    holds three arrays shaped like g for the stages; the one holding the result is swapped
+    with the input's array, which is free afterwards."""
+    s1 = _euler(problem, state, t, dt, mass0, work[0])
+    s2 = _euler(problem, s1, t + dt, dt, mass0, work[1], state, 0.75, 0.25)
+    s3 = _euler(problem, s2, t + 0.5 * dt, dt, mass0, work[2], state, 1.0 / 3.0, 2.0 / 3.0)
+    work[2] = state[0]
+    return s3
 
 
 def _record(problem, g, lower, upper, t, steps, mass0, cell):
