@@ -133,7 +133,9 @@ def simulate(
     if diffusion is not None and rng is None:
         raise ValueError("the stochastic network needs a random generator")
     kargs = diffusion.args if diffusion is not None else (0, np.zeros(1), 0.0, 1.0)
-    no_noise = np.empty((0, d))
+    # one buffer for the normals, refilled every layer (a fresh array per layer costs page
+    # faults; the numbers are the same: out= fills in the same order)
+    noise = np.empty((m, d) if diffusion is not None else (0, d))
     out = np.empty((len(record_layers), m, d))
     k = 0
     for j, target in enumerate(record_layers):
@@ -142,7 +144,8 @@ def simulate(
             k = target
         while k < target:
             bias = feedback * x.mean(axis=0) if feedback is not None else biases[k]
-            noise = rng.standard_normal((m, d)) if diffusion is not None else no_noise
+            if diffusion is not None:
+                rng.standard_normal(out=noise)
             advance_layer(x, code, weights[k], bias, dt, noise, *kargs)
             k += 1
         if not np.all(np.isfinite(x)):
