@@ -132,18 +132,18 @@ def test_sweep_kernels_agree_with_their_python_selves(rows):
     coords = np.linspace(-1.0, 1.0, 38 if rows else 37)
     eta_across = np.zeros(40) if rows else np.linspace(0, 1, 41)
     eta_along = np.linspace(0, 1, 38) if rows else np.zeros(37)
-    geo = (1, offsets, 0.7, coords, eta_across, eta_along, (-0.2, 0.3, 2.0))
-    stage = (0.75, 0.25, True, True, 0.2 / n, 0.1, False, 1e-40)
+    geo = (1, offsets, coords, eta_across, eta_along, np.array([0.7, -0.2, 0.3, 2.0]))
+    stage = fv.stage_parameters(0.75, 0.25, True, True, 0.2 / n, 0.1, False, 1e-40)
     kernel = fv.row_sweep_items if rows else fv.column_sweep_items
     items = 40 if rows else 3
     results = []
     for fn in (kernel, kernel.py_func):
         out, worst, top = np.empty_like(g), np.zeros(items), np.zeros(items)
-        fn(geo, stage, g0, g, out, 0, items, worst, top)
+        fn(*geo, stage, g0, g, out, 0, items, worst, top)
         results.append((out, worst, top))
     out_par = np.empty_like(g)
     par = fv._row_sweep_parallel if rows else fv._column_sweep_parallel
-    par(geo, stage, g0, g, out_par, np.zeros(items), np.zeros(items), 2)
+    par(*geo, stage, g0, g, out_par, np.zeros(items), np.zeros(items), 2)
     for a, b in zip(results[0], results[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(out_par, results[0][0])

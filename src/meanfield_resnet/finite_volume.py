@@ -31,6 +31,7 @@ from .activations import sigma, sigma_inplace
 
 ROW_CHUNK = 4096  # cells of a row per work item (splits long 1-D rows over threads)
 SIXTH = 1.0 / 6.0  # multiplications, not divisions (divisions bound the kernel's speed)
+SLOPE, DA, DZ, WIDTH = 0, 1, 2, 3  # the ``frame`` array: [slope, a', z', z - a]
 COLUMN_BLOCK = 16  # rows per work item of the column sweep (one extra flux row each)
 
 
@@ -142,13 +143,14 @@ def _face_row_fluxes(g, f, u, lam, eps, closed, flux):
 
 
 @jit
-def relative_velocity(code, offset, slope, coords, eta_line, eta, frame, u, count):
+def relative_velocity(code, offset, coords, eta_line, eta, frame, u, count):
     """u[k] = (σ(offset + slope coords[k]) - a' - (z' - a')(eta + eta_line[k])) / (z - a)
-    for k < count, with ``frame`` = (a', z', z - a)."""
+    for k < count, with ``frame`` = [slope, a', z', z - a]."""
+    slope = frame[SLOPE]
     for k in range(count):
         u[k] = offset + slope * coords[k]
     sigma_inplace(code, u, count)
-    da, span, scale = frame[0], frame[1] - frame[0], 1.0 / frame[2]
+    da, span, scale = frame[DA], frame[DZ] - frame[DA], 1.0 / frame[WIDTH]
     for k in range(count):
         u[k] = (u[k] - da - span * (eta + eta_line[k])) * scale
 
@@ -176,22 +178,30 @@ def _max_speed(u, lam, count):
 
 
 @jit
-def row_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
+def row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, first, last,
+                    worst, top):  # fmt: skip
     """Work items first..last-1 of the row sweep; item = (row, chunk of ROW_CHUNK cells).
 
-    ``geometry`` = (code, offsets per row, slope, face coordinates, η per row, η per face,
-    frame = (a', z', z - a)); ``stage`` = (α, β, init, update, lam, Δt n, closed, eps).
-    With update False only the speeds are measured (worst = max lam |ũ|)."""
-    code, offsets, slope, coords, eta_rows, eta_faces, frame = geometry
-    alpha, beta, init, update, lam, dtn, closed, eps = stage
+    The geometry: σ's ``code``, ``offsets`` and η (``across``) per row, face ``coords`` and η
+    (``along``) along the rows, ``frame`` = [slope, a', z', z - a]; ``stage`` = [α, β, init,
+    update, lam, Δt n, closed, eps] (flags as 0/1: numba dispatches arrays fast, tuples
+    slowly). With update 0 only the speeds are measured (worst = max lam |ũ|)."""
+    alpha, beta, init, lam, dtn, eps = (
+        stage[0],
+        stage[1],
+        stage[2] != 0,
+        stage[4],
+        stage[5],
+        stage[7],
+    )
+    update, closed = stage[3] != 0, stage[6] != 0
     n = g.shape[1]
     chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
     u, flux = np.empty(ROW_CHUNK + 1), np.empty(ROW_CHUNK + 1)
     for item in range(first, last):
         i, c0 = item // chunks, (item % chunks) * ROW_CHUNK
         nc = min(n, c0 + ROW_CHUNK) - c0
-        relative_velocity(code, offsets[i], slope, coords[c0:], eta_faces[c0:], eta_rows[i],
-                          frame, u, nc + 1)  # fmt: skip
+        relative_velocity(code, offsets[i], coords[c0:], along[c0:], across[i], frame, u, nc + 1)
         worst[item] = _max_speed(u, lam, nc + 1)
         if not update:
             continue
@@ -201,12 +211,21 @@ def row_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
 
 
 @jit
-def column_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
+def column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, first,
+                       last, worst, top):  # fmt: skip
     """Work items first..last-1 of the column sweep; item = COLUMN_BLOCK rows of cells, whose
     COLUMN_BLOCK + 1 face rows are computed in turn (two flux rows kept). Arguments as in
-    :func:`row_sweep_items`, with offsets and η per face row and coordinates per column."""
-    code, offsets, slope, coords, eta_rows, eta_columns, frame = geometry
-    alpha, beta, init, update, lam, dtn, closed, eps = stage
+    :func:`row_sweep_items`, with ``offsets`` and η (``across``) per face row, ``coords`` and
+    η (``along``) per column."""
+    alpha, beta, init, lam, dtn, eps = (
+        stage[0],
+        stage[1],
+        stage[2] != 0,
+        stage[4],
+        stage[5],
+        stage[7],
+    )
+    update, closed = stage[3] != 0, stage[6] != 0
     n, m = g.shape
     u, prev, cur = np.empty(m), np.empty(m), np.empty(m)
     for item in range(first, last):
@@ -214,8 +233,7 @@ def column_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
         r1 = min(n, r0 + COLUMN_BLOCK)
         w, t = 0.0, 0.0
         for f in range(r0, r1 + 1):
-            relative_velocity(code, offsets[f], slope, coords, eta_columns, eta_rows[f], frame,
-                              u, m)  # fmt: skip
+            relative_velocity(code, offsets[f], coords, along, across[f], frame, u, m)
             w = max(w, _max_speed(u, lam, m))
             if not update:
                 continue
@@ -230,32 +248,26 @@ def column_sweep_items(geometry, stage, g0, g, out, first, last, worst, top):
 
 
 @jit(parallel=True)
-def _row_sweep_parallel(geometry, stage, g0, g, out, worst, top, parts):
-    # parfors cannot capture tuples: unpack here, repack inside the loop body
-    code, offsets, slope, coords, across, along, frame = geometry
-    da, dz, width = frame
-    alpha, beta, init, update, lam, dtn, closed, eps = stage
+def _row_sweep_parallel(code, offsets, coords, across, along, frame, stage, g0, g, out, worst,
+                        top, parts):  # fmt: skip
     items = worst.size
     for p in prange(parts):
-        row_sweep_items(
-            (code, offsets, slope, coords, across, along, (da, dz, width)),
-            (alpha, beta, init, update, lam, dtn, closed, eps),
-            g0, g, out, p * items // parts, (p + 1) * items // parts, worst, top,
-        )  # fmt: skip
+        row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
+                        p * items // parts, (p + 1) * items // parts, worst, top)  # fmt: skip
 
 
 @jit(parallel=True)
-def _column_sweep_parallel(geometry, stage, g0, g, out, worst, top, parts):
-    code, offsets, slope, coords, across, along, frame = geometry
-    da, dz, width = frame
-    alpha, beta, init, update, lam, dtn, closed, eps = stage
+def _column_sweep_parallel(code, offsets, coords, across, along, frame, stage, g0, g, out, worst,
+                           top, parts):  # fmt: skip
     items = worst.size
     for p in prange(parts):
-        column_sweep_items(
-            (code, offsets, slope, coords, across, along, (da, dz, width)),
-            (alpha, beta, init, update, lam, dtn, closed, eps),
-            g0, g, out, p * items // parts, (p + 1) * items // parts, worst, top,
-        )  # fmt: skip
+        column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
+                           p * items // parts, (p + 1) * items // parts, worst, top)  # fmt: skip
+
+
+def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps) -> np.ndarray:
+    """The ``stage`` array of the sweeps: [α, β, init, update, lam, Δt n, closed, eps]."""
+    return np.array([alpha, beta, init, update, lam, dtn, closed, eps], dtype=float)
 
 
 PARALLEL_CELLS = 65536  # below this a sweep runs serially (fork/join costs more than it saves)
@@ -263,17 +275,18 @@ PARALLEL_CELLS = 65536  # below this a sweep runs serially (fork/join costs more
 
 def sweep(rows: bool, geometry, stage, g0, g, out) -> tuple[float, float]:
     """Run the row (``rows``) or column sweep over the whole grid, in parallel when large;
-    return (max lam |ũ|, max |out|)."""
+    ``geometry`` = (code, offsets, coords, across, along, frame) as in
+    :func:`row_sweep_items`. Returns (max lam |ũ|, max |out|)."""
     n, m = g.shape
     items = n * -(-m // ROW_CHUNK) if rows else -(-n // COLUMN_BLOCK)
     worst, top = np.zeros(items), np.zeros(items)
     if g.size < PARALLEL_CELLS:
         serial = row_sweep_items if rows else column_sweep_items
-        serial(geometry, stage, g0, g, out, 0, items, worst, top)
+        serial(*geometry, stage, g0, g, out, 0, items, worst, top)
     else:
         parallel = _row_sweep_parallel if rows else _column_sweep_parallel
         parts = min(items, 4 * numba.get_num_threads())  # a few items per thread
-        parallel(geometry, stage, g0, g, out, worst, top, parts)
+        parallel(*geometry, stage, g0, g, out, worst, top, parts)
     return float(worst.max()), float(top.max())
 
 

@@ -147,8 +147,8 @@ def _geometry(problem, g, t, lower, upper, mass0):
         da = dz = 0.0
         if frame.moving:
             da, dz = fv.edge_velocities(code, offsets, slope, coords, rows)
-        width = float(upper[r] - lower[r])
-        out.append((rows, (code, offsets, slope, coords, across, along, (da, dz, width))))
+        params = np.array([slope, da, dz, upper[r] - lower[r]])
+        out.append((rows, (code, offsets, coords, across, along, params)))
     if fixed:
         problem.cache[key] = out
     return out
@@ -169,15 +169,17 @@ def _euler(problem, state, t, dt, mass0, out, base=None, alpha=0.0, beta=1.0):
     geometry = _geometry(problem, g, t, lower, upper, mass0)
     for r, (rows, geo) in enumerate(geometry):
         n = problem.frame.cells[r]
-        stage = (alpha, beta, r == 0, True, 2 * d * dt * n, dt * n, problem.frame.moving, eps)
+        stage = fv.stage_parameters(
+            alpha, beta, r == 0, True, 2 * d * dt * n, dt * n, problem.frame.moving, eps
+        )
         worst, top = fv.sweep(rows, geo, stage, base[0], g, out)
         if worst > 1.0 + 1e-9:
             raise FloatingPointError(
                 f"CFL bound violated at t = {t:g}: 2 d λ max|ũ| = {worst:.3f} > 1 "
                 "(lower pde.cfl or pde.frame_step)"
             )
-    da = np.array([geo[6][0] for _, geo in geometry])
-    dz = np.array([geo[6][1] for _, geo in geometry])
+    da = np.array([geo[-1][fv.DA] for _, geo in geometry])
+    dz = np.array([geo[-1][fv.DZ] for _, geo in geometry])
     lower = alpha * base[1] + beta * (lower + dt * da)
     upper = alpha * base[2] + beta * (upper + dt * dz)
     return out, lower, upper, top
@@ -191,7 +193,7 @@ def _step_size(problem, g, t, lower, upper, mass0):
         return problem.cache[key]
     d = problem.dimension
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
-    measure = (0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
+    measure = fv.stage_parameters(0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
     for r, (rows, geo) in enumerate(_geometry(problem, g, t, lower, upper, mass0)):
         top, _ = fv.sweep(rows, geo, measure, g, g, g)
         if top > 0:
