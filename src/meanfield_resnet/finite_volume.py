@@ -29,7 +29,7 @@ from numba import prange
 from ._jit import jit
 from .activations import sigma, sigma_inplace
 
-ROW_CHUNK = 4096  # cells of a row per work item (splits long 1-D rows over threads)
+ROW_CHUNK = 1024  # cells of a row per work item (splits long 1-D rows over threads)
 SIXTH = 1.0 / 6.0  # multiplications, not divisions (divisions bound the kernel's speed)
 SLOPE, DA, DZ, WIDTH = 0, 1, 2, 3  # the ``frame`` array: [slope, a', z', z - a]
 COLUMN_BLOCK = 16  # rows per work item of the column sweep (one extra flux row each)
@@ -270,7 +270,7 @@ def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps) -> np.nda
     return np.array([alpha, beta, init, update, lam, dtn, closed, eps], dtype=float)
 
 
-PARALLEL_CELLS = 65536  # below this a sweep runs serially (fork/join costs more than it saves)
+PARALLEL_CELLS = 2048  # below this a sweep runs serially (fork/join costs more than it saves)
 
 
 def sweep(rows: bool, geometry, stage, g0, g, out) -> tuple[float, float]:
