@@ -581,7 +581,7 @@ def main():
     pcells = [1000, 10_000] + ([100_000] if args.full else [])
     r["vlasov_1d_pypde"] = [time_limited(vlasov_1d_pypde, n, limit=600) for n in pcells]
     log(r["vlasov_1d_pypde"])
-    grids = [32, 48, 64, 128, 512] + ([2048] if args.full else [])  # small: equal accuracy
+    grids = [32, 40, 48, 56, 64, 128, 512] + ([2048] if args.full else [])  # small: equal accuracy
     r["vlasov_2d_ours"] = [vlasov_2d_ours(n) for n in grids]
     log(r["vlasov_2d_ours"])
     r["vlasov_2d_pypde"] = [vlasov_2d_pypde(n) for n in [64, 128] + ([256] if args.full else [])]
