@@ -1,5 +1,7 @@
 """The 1-D Vlasov scheme of meanfield_resnet.vlasov (fixed grid, WENO5-Z, Hu-Adams-Shu
-limiter, SSP-RK3) written with numpy array operations: the baseline a user would write."""
+limiter, SSP-RK3; kernels in meanfield_resnet.finite_volume) written with numpy array
+operations: the baseline a user would write. It restates the formulas on purpose (the
+kernels' one-division form of the WENO-Z weights differs from this one only in rounding)."""
 
 import numpy as np
 

@@ -399,81 +399,42 @@ def fokker_planck_fplanck(n):
     }
 
 
-def particles(m, d, threads, layers=100):
-    rng = np.random.default_rng(0)
-    x0 = rng.normal(size=(m, d))
-    seg = (Segment(0.0, np.inf, np.eye(d) * 0.5 + 0.1, np.full(d, 0.1)),)
-    set_threads(threads)
-    network.simulate(x0[:1000], "tanh", seg, 1.0, layers, np.array([layers]))  # warm
-    wall, _ = timed(lambda: network.simulate(x0, "tanh", seg, 1.0, layers, np.array([layers])))
-    return {
-        "particles": m,
-        "dimension": d,
-        "threads": threads,
-        "wall_s": wall,
-        "particle_steps_per_s": m * layers / wall,
-    }
+def _particle_problem(m, d):
+    """The benchmark network: m standard normal data in d dimensions, W = I/2 + 1/10,
+    b = 1/10 (tanh, T = 1)."""
+    x0 = np.random.default_rng(0).normal(size=(m, d))
+    return x0, np.eye(d) * 0.5 + 0.1, np.full(d, 0.1)
 
 
-def particles_numpy(m, d, layers=100):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(m, d))
-    w = np.eye(d) * 0.5 + 0.1
-    b = np.full(d, 0.1)
-    buf = np.empty_like(x)
-
-    def run():
-        y = x.copy()
-        for _ in range(layers):
-            np.matmul(y, w.T, out=buf)
-            np.add(buf, b, out=buf)
-            np.tanh(buf, out=buf)
-            np.multiply(buf, 1.0 / layers, out=buf)
-            np.add(y, buf, out=y)
-        return y
-
-    wall, _ = timed(run)
-    return {
-        "particles": m,
-        "dimension": d,
-        "wall_s": wall,
-        "particle_steps_per_s": m * layers / wall,
-    }
+def _particle_row(m, d, layers, wall, **extra):
+    return {"particles": m, "dimension": d, **extra, "wall_s": wall,
+            "particle_steps_per_s": m * layers / wall}  # fmt: skip
 
 
-def particles_em(m, d, threads=2, layers=100):
-    """The stochastic network (Euler-Maruyama, K = 1: dX = σ(WX + b) dt + sqrt(2) dB) through
-    `network.simulate`, which draws the normals with numpy, one (m, d) array per layer."""
-    rng = np.random.default_rng(0)
-    x0 = rng.normal(size=(m, d))
-    seg = (Segment(0.0, np.inf, np.eye(d) * 0.5 + 0.1, np.full(d, 0.1)),)
-    noise = diffusion.constant(1.0)
+def particles(m, d, threads, layers=100, stochastic=False):
+    """`network.simulate` on the benchmark network; ``stochastic``: Euler-Maruyama with K = 1
+    (dX = σ(WX + b) dt + sqrt(2) dB), the normals drawn by numpy, one (m, d) array a layer."""
+    x0, w, b = _particle_problem(m, d)
+    seg = (Segment(0.0, np.inf, w, b),)
+    noise = diffusion.constant(1.0) if stochastic else None
     set_threads(threads)
 
     def run(x, seed):
-        gen = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if stochastic else None
         return network.simulate(
-            x, "tanh", seg, 1.0, layers, np.array([layers]), diffusion=noise, rng=gen
+            x, "tanh", seg, 1.0, layers, np.array([layers]), diffusion=noise, rng=rng
         )
 
     run(x0[:1000], 1)  # warm
     wall, _ = timed(lambda: run(x0, 0))
-    return {
-        "particles": m,
-        "dimension": d,
-        "threads": threads,
-        "wall_s": wall,
-        "particle_steps_per_s": m * layers / wall,
-    }
+    return _particle_row(m, d, layers, wall, threads=threads)
 
 
-def particles_em_numpy(m, d, layers=100):
-    """numpy Euler-Maruyama baseline: `particles_numpy` plus sqrt(2 dt) standard normals drawn
-    into a preallocated buffer each layer."""
+def particles_numpy(m, d, layers=100, stochastic=False):
+    """The same network in numpy with preallocated buffers; ``stochastic`` adds sqrt(2 dt)
+    standard normals drawn into a buffer each layer (the numpy Euler-Maruyama baseline)."""
+    x, w, b = _particle_problem(m, d)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(m, d))
-    w = np.eye(d) * 0.5 + 0.1
-    b = np.full(d, 0.1)
     dt = 1.0 / layers
     buf, noise = np.empty_like(x), np.empty_like(x)
 
@@ -485,18 +446,14 @@ def particles_em_numpy(m, d, layers=100):
             np.tanh(buf, out=buf)
             np.multiply(buf, dt, out=buf)
             np.add(y, buf, out=y)
-            rng.standard_normal(out=noise)
-            np.multiply(noise, np.sqrt(2.0 * dt), out=noise)
-            np.add(y, noise, out=y)
+            if stochastic:
+                rng.standard_normal(out=noise)
+                np.multiply(noise, np.sqrt(2.0 * dt), out=noise)
+                np.add(y, noise, out=y)
         return y
 
     wall, _ = timed(run)
-    return {
-        "particles": m,
-        "dimension": d,
-        "wall_s": wall,
-        "particle_steps_per_s": m * layers / wall,
-    }
+    return _particle_row(m, d, layers, wall)
 
 
 def normals(m, d, layers=100):
@@ -599,8 +556,10 @@ def main():
     r["particles_numpy"] = [particles_numpy(m, d) for d in (1, 2) for m in sizes]
     log(r["particles_numba"], r["particles_numpy"])
     em_sizes = sizes if args.full else sizes[:2]
-    r["particles_em"] = [particles_em(m, d) for d in (1, 2) for m in em_sizes]
-    r["particles_em_numpy"] = [particles_em_numpy(m, d) for d in (1, 2) for m in em_sizes]
+    r["particles_em"] = [particles(m, d, 2, stochastic=True) for d in (1, 2) for m in em_sizes]
+    r["particles_em_numpy"] = [
+        particles_numpy(m, d, stochastic=True) for d in (1, 2) for m in em_sizes
+    ]
     r["normals"] = [normals(m, d) for d in (1, 2) for m in em_sizes]
     log(r["particles_em"], r["particles_em_numpy"], r["normals"])
     if not args.skip_pipeline:

@@ -142,8 +142,7 @@ def test_sweep_kernels_agree_with_their_python_selves(rows):
         fn(*geo, stage, g0, g, out, 0, items, worst, top)
         results.append((out, worst, top))
     out_par = np.empty_like(g)
-    par = fv._row_sweep_parallel if rows else fv._column_sweep_parallel
-    par(*geo, stage, g0, g, out_par, np.zeros(items), np.zeros(items), 2)
+    fv._sweep_parallel(rows, *geo, stage, g0, g, out_par, np.zeros(items), np.zeros(items), 2)
     for a, b in zip(results[0], results[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(out_par, results[0][0])

@@ -177,6 +177,13 @@ def _max_speed(u, lam, count):
     return w
 
 
+@jit(inline=True)
+def _unpack(stage):
+    """(α, β, init, update, lam, Δt n, closed, eps) from the ``stage`` array, flags as bools."""
+    return (stage[0], stage[1], stage[2] != 0, stage[3] != 0, stage[4], stage[5],
+            stage[6] != 0, stage[7])  # fmt: skip
+
+
 @jit
 def row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, first, last,
                     worst, top):  # fmt: skip
@@ -186,15 +193,7 @@ def row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, o
     (``along``) along the rows, ``frame`` = [slope, a', z', z - a]; ``stage`` = [α, β, init,
     update, lam, Δt n, closed, eps] (flags as 0/1: numba dispatches arrays fast, tuples
     slowly). With update 0 only the speeds are measured (worst = max lam |ũ|)."""
-    alpha, beta, init, lam, dtn, eps = (
-        stage[0],
-        stage[1],
-        stage[2] != 0,
-        stage[4],
-        stage[5],
-        stage[7],
-    )
-    update, closed = stage[3] != 0, stage[6] != 0
+    alpha, beta, init, update, lam, dtn, closed, eps = _unpack(stage)
     n = g.shape[1]
     chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
     u, flux = np.empty(ROW_CHUNK + 1), np.empty(ROW_CHUNK + 1)
@@ -217,15 +216,7 @@ def column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g
     COLUMN_BLOCK + 1 face rows are computed in turn (two flux rows kept). Arguments as in
     :func:`row_sweep_items`, with ``offsets`` and η (``across``) per face row, ``coords`` and
     η (``along``) per column."""
-    alpha, beta, init, lam, dtn, eps = (
-        stage[0],
-        stage[1],
-        stage[2] != 0,
-        stage[4],
-        stage[5],
-        stage[7],
-    )
-    update, closed = stage[3] != 0, stage[6] != 0
+    alpha, beta, init, update, lam, dtn, closed, eps = _unpack(stage)
     n, m = g.shape
     u, prev, cur = np.empty(m), np.empty(m), np.empty(m)
     for item in range(first, last):
@@ -248,21 +239,19 @@ def column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g
 
 
 @jit(parallel=True)
-def _row_sweep_parallel(code, offsets, coords, across, along, frame, stage, g0, g, out, worst,
-                        top, parts):  # fmt: skip
+def _sweep_parallel(rows, code, offsets, coords, across, along, frame, stage, g0, g, out, worst,
+                    top, parts):  # fmt: skip
+    """The work items of the row (``rows``) or column sweep cut into ``parts`` contiguous
+    ranges, one per parallel iteration (the items, and so the numbers, do not depend on it)."""
     items = worst.size
     for p in prange(parts):
-        row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
-                        p * items // parts, (p + 1) * items // parts, worst, top)  # fmt: skip
-
-
-@jit(parallel=True)
-def _column_sweep_parallel(code, offsets, coords, across, along, frame, stage, g0, g, out, worst,
-                           top, parts):  # fmt: skip
-    items = worst.size
-    for p in prange(parts):
-        column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
-                           p * items // parts, (p + 1) * items // parts, worst, top)  # fmt: skip
+        first, last = p * items // parts, (p + 1) * items // parts
+        if rows:
+            row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
+                            first, last, worst, top)  # fmt: skip
+        else:
+            column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
+                               first, last, worst, top)  # fmt: skip
 
 
 def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps) -> np.ndarray:
@@ -284,9 +273,8 @@ def sweep(rows: bool, geometry, stage, g0, g, out) -> tuple[float, float]:
         serial = row_sweep_items if rows else column_sweep_items
         serial(*geometry, stage, g0, g, out, 0, items, worst, top)
     else:
-        parallel = _row_sweep_parallel if rows else _column_sweep_parallel
         parts = min(items, 4 * numba.get_num_threads())  # a few items per thread
-        parallel(*geometry, stage, g0, g, out, worst, top, parts)
+        _sweep_parallel(rows, *geometry, stage, g0, g, out, worst, top, parts)
     return float(worst.max()), float(top.max())
 
 

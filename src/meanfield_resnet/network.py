@@ -36,6 +36,18 @@ def _load_tile(x, start, n, tile):
 
 
 @jit
+def _tile(x, blk):
+    """(start, size, the particles of tile ``blk`` as structure of arrays (d, BLOCK), a buffer
+    of the same shape for the drift)."""
+    m, d = x.shape
+    start = blk * BLOCK
+    n = min(m, start + BLOCK) - start
+    tile, v = np.empty((d, BLOCK)), np.empty((d, BLOCK))
+    _load_tile(x, start, n, tile)
+    return start, n, tile, v
+
+
+@jit
 def _store_tile(tile, start, n, x):
     for r in range(x.shape[1]):
         for i in range(n):
@@ -62,12 +74,8 @@ def advance_deterministic(x, code, weights, biases, dt, k0, k1):
     """Layers k0..k1-1 of the deterministic ResNet on x (M, d), in place: the particles are
     cut into tiles of BLOCK, and each tile runs through all the layers while in cache."""
     m, d = x.shape
-    nblocks = (m + BLOCK - 1) // BLOCK
-    for blk in prange(nblocks):
-        start = blk * BLOCK
-        n = min(m, start + BLOCK) - start
-        tile, v = np.empty((d, BLOCK)), np.empty((d, BLOCK))
-        _load_tile(x, start, n, tile)
+    for blk in prange((m + BLOCK - 1) // BLOCK):
+        start, n, tile, v = _tile(x, blk)
         for k in range(k0, k1):
             _drift_tile(code, weights[k], biases[k], tile, n, v)
             for r in range(d):
@@ -82,12 +90,8 @@ def advance_layer(x, code, weight, bias, dt, noise, kind, values, x0, dx):
     none. Diffusion K is evaluated per component at the layer's input (isotropic noise)."""
     m, d = x.shape
     stochastic = noise.shape[0] == m
-    nblocks = (m + BLOCK - 1) // BLOCK
-    for blk in prange(nblocks):
-        start = blk * BLOCK
-        n = min(m, start + BLOCK) - start
-        tile, v = np.empty((d, BLOCK)), np.empty((d, BLOCK))
-        _load_tile(x, start, n, tile)
+    for blk in prange((m + BLOCK - 1) // BLOCK):
+        start, n, tile, v = _tile(x, blk)
         _drift_tile(code, weight, bias, tile, n, v)
         for r in range(d):
             for i in range(n):

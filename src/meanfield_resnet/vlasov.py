@@ -118,14 +118,25 @@ def _bias(problem, g, t, lower, upper, mass0):
     return seg.weight, problem.feedback * m1 / mass0
 
 
+def _per_segment(compute):
+    """Cache ``compute(problem, g, t, lower, upper, mass0)`` per segment when it depends on
+    nothing else: a fixed frame without feedback."""
+
+    def cached(problem, g, t, lower, upper, mass0):
+        if problem.frame.moving or problem.feedback is not None:
+            return compute(problem, g, t, lower, upper, mass0)
+        key = (compute.__name__, id(problem.segment(t)))
+        if key not in problem.cache:
+            problem.cache[key] = compute(problem, g, t, lower, upper, mass0)
+        return problem.cache[key]
+
+    return cached
+
+
+@_per_segment
 def _geometry(problem, g, t, lower, upper, mass0):
     """Per physical axis r: (row sweep?, the sweep's geometry tuple of finite_volume) with
-    v_r = σ(offsets + slope x) on its lines of faces and the frame rates (a'_r, z'_r).
-    Cached for a fixed frame without feedback (it then depends only on the segment)."""
-    fixed = not problem.frame.moving and problem.feedback is None
-    key = ("geometry", id(problem.segment(t)))
-    if fixed and key in problem.cache:
-        return problem.cache[key]
+    v_r = σ(offsets + slope x) on its lines of faces and the frame rates (a'_r, z'_r)."""
     frame, d, code = problem.frame, problem.dimension, problem.code
     weight, bias = _bias(problem, g, t, lower, upper, mass0)
     faces = [frame.physical(r, frame.reference_faces(r), lower, upper) for r in range(d)]
@@ -149,8 +160,6 @@ def _geometry(problem, g, t, lower, upper, mass0):
             da, dz = fv.edge_velocities(code, offsets, slope, coords, rows)
         params = np.array([slope, da, dz, upper[r] - lower[r]])
         out.append((rows, (code, offsets, coords, across, along, params)))
-    if fixed:
-        problem.cache[key] = out
     return out
 
 
@@ -185,12 +194,9 @@ def _euler(problem, state, t, dt, mass0, out, base=None, alpha=0.0, beta=1.0):
     return out, lower, upper, top
 
 
+@_per_segment
 def _step_size(problem, g, t, lower, upper, mass0):
     """Largest stable step: cfl Δη_r / (2 d max|ũ_r|) on every axis, and frame_step / Lip(v)."""
-    fixed = not problem.frame.moving and problem.feedback is None
-    key = ("step", id(problem.segment(t)))
-    if fixed and key in problem.cache:
-        return problem.cache[key]
     d = problem.dimension
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
     measure = fv.stage_parameters(0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
@@ -198,8 +204,6 @@ def _step_size(problem, g, t, lower, upper, mass0):
         top, _ = fv.sweep(rows, geo, measure, g, g, g)
         if top > 0:
             limits.append(problem.cfl / (2 * d * problem.frame.cells[r] * top))
-    if fixed:
-        problem.cache[key] = min(limits)
     return min(limits)
 
 
