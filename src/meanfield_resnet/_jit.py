@@ -19,7 +19,7 @@ from numba.extending import intrinsic
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
-def jit(func=None, *, parallel: bool = False, inline: bool = False, max_reduction: bool = False):
+def jit(func=None, *, parallel: bool = False, inline: bool = False):
     """Compile ``func`` with the project's numba options (usable with or without arguments).
 
     ``inline=True`` inlines a small helper into its callers at numba's level: LLVM alone does
@@ -72,6 +72,19 @@ def float_from_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def bits_from_float(typingctx, value):
+    """The int64 bit pattern of the float64 ``value``. For x >= 0 (sign bit cleared) the
+    patterns order like the numbers, and NaN above +inf: a running maximum over them
+    vectorises as an integer reduction (a float max does not without fastmath) and
+    propagates NaN."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
 
 
 @numba.njit(cache=True)

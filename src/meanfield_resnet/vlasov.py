@@ -39,8 +39,6 @@ from . import finite_volume as fv
 from ._jit import subnormals_flushed
 from .activations import activation_code, sigma_slope_bound
 
-EPSILON = 1e-40  # WENO-Z smoothness regulariser (scaled by the data's magnitude below)
-
 
 @dataclass
 class Frame:
@@ -88,6 +86,13 @@ class VlasovProblem:
         self.code = activation_code(self.activation)
 
     @property
+    def fixed_geometry(self) -> bool:
+        """Whether the velocities on the reference grid stay the same within a segment (a
+        fixed frame without feedback bias): then the geometry and step size are computed
+        once per segment, and the steps run in one compiled call."""
+        return not self.frame.moving and self.feedback is None
+
+    @property
     def dimension(self) -> int:
         return len(self.frame.cells)
 
@@ -123,7 +128,7 @@ def _per_segment(compute):
     nothing else: a fixed frame without feedback."""
 
     def cached(problem, g, t, lower, upper, mass0):
-        if problem.frame.moving or problem.feedback is not None:
+        if not problem.fixed_geometry:
             return compute(problem, g, t, lower, upper, mass0)
         key = (compute.__name__, id(problem.segment(t)))
         if key not in problem.cache:
@@ -163,34 +168,40 @@ def _geometry(problem, g, t, lower, upper, mass0):
     return out
 
 
+def _stage_geometry(problem, geometry) -> tuple:
+    """The flat geometry arguments of fv.euler_stage/ssp_rk3_steps: σ's code, the number of
+    axes, the geometry arrays of axis 0 and of the last axis, and whether the frame is
+    closed (moving)."""
+    first, last = geometry[0][1][1:], geometry[-1][1][1:]
+    return (problem.code, problem.dimension, *first, *last, problem.frame.moving)
+
+
+def _check_cfl(worst, t):
+    if worst > 1.0 + 1e-9:
+        raise FloatingPointError(
+            f"CFL bound violated at t = {t:g}: 2 d λ max|ũ| = {worst:.3f} > 1 "
+            "(lower pde.cfl or pde.frame_step)"
+        )
+
+
 def _euler(problem, state, t, dt, mass0, out, base=None, alpha=0.0, beta=1.0):
     """One Shu-Osher stage of the positivity-preserving forward-Euler step L of the limited
     WENO5-Z scheme: (g, a, z) <- α base + β ((g, a, z) + Δt L(g, a, z)).
 
     ``state`` and ``base`` are (g as a 2-D array, lower, upper, max |g|); the new g is written
-    into ``out`` (reused buffers: a fresh large array costs a page fault per 4 KiB). In 2-D
-    the column sweep (axis 0) writes α g0 + β (g - Δt n_0 ΔF_0), the row sweep then
-    subtracts its part."""
+    into ``out`` (reused buffers: a fresh large array costs a page fault per 4 KiB) by
+    fv.euler_stage. A fixed frame keeps its box exactly."""
     g, lower, upper, scale = state
     base = state if base is None else base
-    d = problem.dimension
-    eps = EPSILON + 1e-12 * scale * scale
     geometry = _geometry(problem, g, t, lower, upper, mass0)
-    for r, (rows, geo) in enumerate(geometry):
-        n = problem.frame.cells[r]
-        stage = fv.stage_parameters(
-            alpha, beta, r == 0, True, 2 * d * dt * n, dt * n, problem.frame.moving, eps
-        )
-        worst, top = fv.sweep(rows, geo, stage, base[0], g, out)
-        if worst > 1.0 + 1e-9:
-            raise FloatingPointError(
-                f"CFL bound violated at t = {t:g}: 2 d λ max|ũ| = {worst:.3f} > 1 "
-                "(lower pde.cfl or pde.frame_step)"
-            )
-    da = np.array([geo[-1][fv.DA] for _, geo in geometry])
-    dz = np.array([geo[-1][fv.DZ] for _, geo in geometry])
-    lower = alpha * base[1] + beta * (lower + dt * da)
-    upper = alpha * base[2] + beta * (upper + dt * dz)
+    worst, top = fv.euler_stage(*_stage_geometry(problem, geometry), alpha, beta, dt, scale,
+                                base[0], g, out, fv.parallel_parts())  # fmt: skip
+    _check_cfl(worst, t)
+    if problem.frame.moving:
+        da = np.array([geo[-1][fv.DA] for _, geo in geometry])
+        dz = np.array([geo[-1][fv.DZ] for _, geo in geometry])
+        lower = alpha * base[1] + beta * (lower + dt * da)
+        upper = alpha * base[2] + beta * (upper + dt * dz)
     return out, lower, upper, top
 
 
@@ -201,7 +212,7 @@ def _step_size(problem, g, t, lower, upper, mass0):
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
     measure = fv.stage_parameters(0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
     for r, (rows, geo) in enumerate(_geometry(problem, g, t, lower, upper, mass0)):
-        top, _ = fv.sweep(rows, geo, measure, g, g, g)
+        top, _ = fv.sweep(rows, *geo, measure, g, g, g, fv.parallel_parts())
         if top > 0:
             limits.append(problem.cfl / (2 * d * problem.frame.cells[r] * top))
     return min(limits)
@@ -241,9 +252,14 @@ def solve(
         while t < t_out - 1e-13 * max(1.0, t_out):
             dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
+            if problem.fixed_geometry:  # every step to nxt in one compiled call
+                dts, t_next = _steps_until(t, dt, nxt)
+                state = _ssp_rk3_steps(problem, state, t, dts, mass0, work)
+                t, steps = t_next, steps + dts.size
+                continue
             dt = min(dt, nxt - t)
             state = _ssp_rk3(problem, state, t, dt, mass0, work)
-            t = nxt if t + dt >= nxt - 1e-13 * max(1.0, nxt) else t + dt
+            t = _advanced(t, dt, nxt)
             steps += 1
         g, lower, upper = state[0].reshape(frame.cells), state[1], state[2]
         out.append(_record(problem, g, lower, upper, t, steps, mass0, cell))
@@ -269,15 +285,46 @@ def _scale(g) -> float:
     return float(np.abs(g).max()) if g.size else 1.0
 
 
+def _advanced(t, dt, nxt):
+    """t + dt, landing exactly on nxt when within round-off of it."""
+    return nxt if t + dt >= nxt - 1e-13 * max(1.0, nxt) else t + dt
+
+
+def _steps_until(t, dt, nxt):
+    """The step sizes from t to nxt with steps of at most dt (the last one cut), and the
+    time reached: the same steps, to the bit, as one step at a time."""
+    dts = []
+    while t < nxt - 1e-13 * max(1.0, nxt):
+        dts.append(min(dt, nxt - t))
+        t = _advanced(t, dts[-1], nxt)
+    return np.array(dts), t
+
+
 def _ssp_rk3(problem, state, t, dt, mass0, work):
     """Shu-Osher SSP-RK3 on (g, a, z): convex combinations of forward-Euler stages. ``work``
     holds three arrays shaped like g for the stages; the one holding the result is swapped
-    with the input's array, which is free afterwards."""
-    s1 = _euler(problem, state, t, dt, mass0, work[0])
-    s2 = _euler(problem, s1, t + dt, dt, mass0, work[1], state, 0.75, 0.25)
-    s3 = _euler(problem, s2, t + 0.5 * dt, dt, mass0, work[2], state, 1.0 / 3.0, 2.0 / 3.0)
+    with the input's array, which is free afterwards. Every stage takes (W, b) of the
+    segment the step starts in: steps end on segment switches, and within a segment the
+    velocity field does not depend on time (so no stage time is needed)."""
+    stage = state
+    for (alpha, beta), out in zip(fv.SSP_RK3, work, strict=True):
+        stage = _euler(problem, stage, t, dt, mass0, out, state, alpha, beta)
     work[2] = state[0]
-    return s3
+    return stage
+
+
+def _ssp_rk3_steps(problem, state, t, dts, mass0, work):
+    """SSP-RK3 steps of sizes ``dts`` from t on a fixed geometry, in one compiled call
+    (fv.ssp_rk3_steps: the same stages as :func:`_ssp_rk3`, without Python between them)."""
+    g, lower, upper, scale = state
+    geometry = _geometry(problem, g, t, lower, upper, mass0)
+    done, scale, swapped, worst = fv.ssp_rk3_steps(
+        *_stage_geometry(problem, geometry), dts, scale, g, *work, fv.parallel_parts()
+    )
+    _check_cfl(worst, t + dts[:done].sum())
+    if swapped:
+        g, work[2] = work[2], g
+    return g, lower, upper, scale
 
 
 def _record(problem, g, lower, upper, t, steps, mass0, cell):
