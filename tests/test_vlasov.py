@@ -119,6 +119,16 @@ def test_fixed_domain_too_small_fails_with_a_clear_message():
         solve_1d(BUMP, "identity", 1.0, 0.0, 100, [0, 1], moving=False, domain=[[-3, 3]])
 
 
+@pytest.mark.parametrize("factor", [1e30, np.nan])
+def test_initial_masses_beyond_the_weno_range_fail_before_stepping(factor):
+    seg = (Segment(0.0, np.inf, np.array([[1.0]]), np.array([0.0])),)
+    frame = vlasov.Frame(np.array([-2.0]), np.array([3.0]), (50,), True)
+    problem = vlasov.VlasovProblem("tanh", seg, None, frame)
+    masses = BUMP.cell_probabilities([frame.edges(0)]) * factor
+    with pytest.raises(ValueError, match="initial density .* not finite or exceeds"):
+        vlasov.solve(problem, masses, [0.0, 1.0])
+
+
 @pytest.mark.parametrize("rows", [True, False])
 def test_sweep_kernels_agree_with_their_python_selves(rows):
     """The compiled row/column sweeps equal their interpreted py_func on a random grid with

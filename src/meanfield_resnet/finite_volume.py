@@ -38,6 +38,7 @@ COLUMN_BLOCK = 16  # rows per work item of the column sweep (one extra flux row 
 # wherever an item starts (tested).
 ROW_CHUNK = 256
 MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)  # all bits of a float64 but its sign
+MAX_DENSITY = 1e24  # |g| beyond this would overflow the WENO-Z weights' sixth powers
 
 
 @jit(inline=True)
@@ -53,8 +54,8 @@ def weno5z(m2, m1, c, p1, p2, eps):
     0.3), τ = |β_0 - β_2|, β_k the Jiang-Shu smoothness indicators (Borges et al. 2008).
 
     One division: with D_k = β_k + ε the weights are scaled by (D_0 D_1 D_2)², e.g.
-    a_0 ∝ 0.1 (D_1 D_2)² (D_0² + τ²). β_k <= ~40 max|g|² and ε >= 1e-40, so the sixth powers
-    stay within float64 for any density the solver can hold (|g| < 1e50)."""
+    a_0 ∝ 0.1 (D_1 D_2)² (D_0² + τ²). With β_k <= 40 max|g|² and ε >= 1e-40 the sixth
+    powers stay within float64 while |g| <= MAX_DENSITY (checked by the solver)."""
     b0 = 13.0 / 12.0 * (m2 - 2 * m1 + c) ** 2 + 0.25 * (m2 - 4 * m1 + 3 * c) ** 2
     b1 = 13.0 / 12.0 * (m1 - 2 * c + p1) ** 2 + 0.25 * (m1 - p1) ** 2
     b2 = 13.0 / 12.0 * (c - 2 * p1 + p2) ** 2 + 0.25 * (3 * c - 4 * p1 + p2) ** 2

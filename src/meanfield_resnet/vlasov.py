@@ -245,6 +245,12 @@ def solve(
     lower, upper = frame.lower.astype(float).copy(), frame.upper.astype(float).copy()
     # the kernels see a 2-D array whose last axis is contiguous: one row in 1-D
     state = (np.ascontiguousarray(g.reshape(-1, frame.cells[-1])), lower, upper, _scale(g))
+    if not state[3] <= fv.MAX_DENSITY:
+        raise ValueError(
+            f"initial density per reference cell volume {state[3]:.3g} is not finite or "
+            f"exceeds {fv.MAX_DENSITY:g} (the WENO weights would overflow): check the initial "
+            "masses"
+        )
     work = [np.empty_like(state[0]) for _ in range(3)]
     stops = sorted({float(s.until) for s in problem.segments if np.isfinite(s.until)})
     t, steps, out = 0.0, 0, []
