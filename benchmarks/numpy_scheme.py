@@ -1,7 +1,8 @@
 """The 1-D Vlasov scheme of meanfield_resnet.vlasov (fixed grid, WENO5-Z, Hu-Adams-Shu
 limiter, SSP-RK3; kernels in meanfield_resnet.finite_volume) written with numpy array
-operations: the baseline a user would write. It restates the formulas on purpose (the
-kernels' one-division form of the WENO-Z weights differs from this one only in rounding)."""
+operations: the baseline a user would write, and the textbook reference the tests check the
+kernels' flux against. It restates the formulas on purpose (the kernels' one-division form
+of the WENO-Z weights and clamp form of the limiter differ from these only in rounding)."""
 
 import numpy as np
 
@@ -20,27 +21,35 @@ def _weno5z(m2, m1, c, p1, p2, eps):
     return (a0 * q0 + a1 * q1 + a2 * q2) / (a0 + a1 + a2)
 
 
-def _euler(g, u, dt, n):
-    """One limited forward-Euler stage; u at the n+1 faces, zero flux at both ends."""
-    lam = 2 * dt * n
-    p = np.pad(g, 3)
-    s = [p[k + 1 : k + n] for k in range(6)]  # cells f-3 .. f+2 of interior faces f = 1..n-1
-    uf = u[1:-1]
-    left, right = s[2], s[3]
-    low = np.maximum(uf, 0) * left + np.minimum(uf, 0) * right
-    eps = 1e-40 + 1e-12 * np.abs(g).max() ** 2
+def upwind_weno(m3, m2, left, right, p1, p2, uf, eps):
+    """The WENO5-Z upwind flux uf q at faces between cells ``left`` and ``right``."""
     rec = np.where(
         uf >= 0,
-        _weno5z(s[0], s[1], left, right, s[4], eps),
-        _weno5z(s[5], s[4], right, left, s[1], eps),
+        _weno5z(m3, m2, left, right, p1, eps),
+        _weno5z(p2, p1, right, left, m2, eps),
     )
-    high = uf * rec
+    return uf * rec
+
+
+def limited_fluxes(m3, m2, left, right, p1, p2, uf, lam, eps):
+    """Hu-Adams-Shu: F = low + θ (high - low), θ the largest in [0, 1] with
+    left - λF >= 0 and right + λF >= 0 (low: first-order upwind, high: WENO5-Z)."""
+    low = np.maximum(uf, 0) * left + np.minimum(uf, 0) * right
+    high = upwind_weno(m3, m2, left, right, p1, p2, uf, eps)
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = np.where(left - lam * high < 0, (left - lam * low) / (lam * (high - low)), 1.0)
         t2 = np.where(right + lam * high < 0, (right + lam * low) / (lam * (low - high)), 1.0)
     theta = np.clip(np.minimum(t1, t2), 0.0, 1.0)
+    return low + theta * (high - low)
+
+
+def _euler(g, u, dt, n):
+    """One limited forward-Euler stage; u at the n+1 faces, zero flux at both ends."""
+    p = np.pad(g, 3)
+    s = [p[k + 1 : k + n] for k in range(6)]  # cells f-3 .. f+2 of interior faces f = 1..n-1
+    eps = 1e-40 + 1e-12 * np.abs(g).max() ** 2
     flux = np.zeros(n + 1)
-    flux[1:-1] = low + theta * (high - low)
+    flux[1:-1] = limited_fluxes(*s, u[1:-1], 2 * dt * n, eps)
     return g - dt * n * np.diff(flux)
 
 

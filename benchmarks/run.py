@@ -57,10 +57,16 @@ def _triad(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
-def triad(size=50_000_000):
-    """STREAM-like triad a = b + s c: bytes/s (3 arrays of 8-byte values per element)."""
+def _triad_operands(size=50_000_000):
+    """a, b, c of the triad: 400 MB each, far beyond the L3."""
     rng = np.random.default_rng(0)
-    a, b, c = np.empty(size), rng.random(size), rng.random(size)
+    return np.empty(size), rng.random(size), rng.random(size)
+
+
+def triad():
+    """STREAM-like triad a = b + s c: bytes/s (3 arrays of 8-byte values per element)."""
+    a, b, c = _triad_operands()
+    size = a.size
     out = {}
     for threads in (1, 2):
         set_threads(threads)
@@ -231,9 +237,8 @@ def kernel_traffic(rounds=5):
     and writing one (48 B; the per-line coordinates stay in cache)."""
     cases = {(1, 10**7): 40, (1, 200_000): 40, (2, 2048): 48, (2, 512): 48}
     calls = {case: _stage_call(*case) for case in cases}
-    size = 50_000_000
-    rng = np.random.default_rng(0)
-    a, b, c = np.empty(size), rng.random(size), rng.random(size)
+    a, b, c = _triad_operands()
+    size = a.size
     set_threads(2)
     best = dict.fromkeys([*cases, "triad"], np.inf)
     with subnormals_flushed():

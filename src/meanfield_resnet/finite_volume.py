@@ -263,9 +263,12 @@ def _sweep_parallel(rows, code, offsets, coords, across, along, frame, stage, g0
                                size, first, last, worst, top)  # fmt: skip
 
 
-def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps) -> np.ndarray:
-    """The ``stage`` array of the sweeps: [α, β, init, update, lam, Δt n, closed, eps]."""
-    return np.array([alpha, beta, init, update, lam, dtn, closed, eps], dtype=float)
+@jit
+def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps):
+    """The ``stage`` array of the sweeps: [α, β, init, update, lam, Δt n, closed, eps], the
+    flags as 0/1 (read back by :func:`_unpack`)."""
+    return np.array([alpha, beta, 1.0 if init else 0.0, 1.0 if update else 0.0, lam, dtn,
+                     1.0 if closed else 0.0, eps])  # fmt: skip
 
 
 PARALLEL_CELLS = 2048  # below this a sweep runs serially (fork/join costs more than it saves)
@@ -322,8 +325,8 @@ def euler_stage(code, axes, offsets0, coords0, across0, along0, frame0, offsets1
     for r in range(axes):
         rows = r == axes - 1
         n = g.shape[1] if rows else g.shape[0]
-        stage = np.array([alpha, beta, 1.0 if r == 0 else 0.0, 1.0, 2 * axes * dt * n, dt * n,
-                          1.0 if closed else 0.0, eps])  # fmt: skip
+        stage = stage_parameters(alpha, beta, r == 0, True, 2 * axes * dt * n, dt * n, closed,
+                                 eps)  # fmt: skip
         if r == 0:
             w, top = sweep(rows, code, offsets0, coords0, across0, along0, frame0, stage, g0, g,
                            out, parts)  # fmt: skip

@@ -184,7 +184,7 @@ def _check_cfl(worst, t):
         )
 
 
-def _euler(problem, state, t, dt, mass0, out, base=None, alpha=0.0, beta=1.0):
+def _euler(problem, state, t, dt, mass0, out, base, alpha, beta):
     """One Shu-Osher stage of the positivity-preserving forward-Euler step L of the limited
     WENO5-Z scheme: (g, a, z) <- α base + β ((g, a, z) + Δt L(g, a, z)).
 
@@ -192,7 +192,6 @@ def _euler(problem, state, t, dt, mass0, out, base=None, alpha=0.0, beta=1.0):
     into ``out`` (reused buffers: a fresh large array costs a page fault per 4 KiB) by
     fv.euler_stage. A fixed frame keeps its box exactly."""
     g, lower, upper, scale = state
-    base = state if base is None else base
     geometry = _geometry(problem, g, t, lower, upper, mass0)
     worst, top = fv.euler_stage(*_stage_geometry(problem, geometry), alpha, beta, dt, scale,
                                 base[0], g, out, fv.parallel_parts())  # fmt: skip
@@ -255,7 +254,7 @@ def solve(
     stops = sorted({float(s.until) for s in problem.segments if np.isfinite(s.until)})
     t, steps, out = 0.0, 0, []
     for t_out in np.asarray(output_times, dtype=float):
-        while t < t_out - 1e-13 * max(1.0, t_out):
+        while _short_of(t, t_out):
             dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
             if problem.fixed_geometry:  # every step to nxt in one compiled call
@@ -291,16 +290,21 @@ def _scale(g) -> float:
     return float(np.abs(g).max()) if g.size else 1.0
 
 
+def _short_of(t, target):
+    """Whether t falls short of target by more than round-off."""
+    return t < target - 1e-13 * max(1.0, target)
+
+
 def _advanced(t, dt, nxt):
     """t + dt, landing exactly on nxt when within round-off of it."""
-    return nxt if t + dt >= nxt - 1e-13 * max(1.0, nxt) else t + dt
+    return t + dt if _short_of(t + dt, nxt) else nxt
 
 
 def _steps_until(t, dt, nxt):
     """The step sizes from t to nxt with steps of at most dt (the last one cut), and the
     time reached: the same steps, to the bit, as one step at a time."""
     dts = []
-    while t < nxt - 1e-13 * max(1.0, nxt):
+    while _short_of(t, nxt):
         dts.append(min(dt, nxt - t))
         t = _advanced(t, dts[-1], nxt)
     return np.array(dts), t
