@@ -305,17 +305,13 @@ def vlasov_2d_pypde(n, tolerance=1e-7):
 
 def fokker_planck_ours(n):
     law = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
-    spec = {"cells": n, "time_step": 2.0 / n, "theta": 0.5, "mass_tolerance": 1e-10}
-    domain = np.array([-8.0, 14.0])
-    wall, sol = timed(
-        lambda: fokker_planck.solve_experiment(
-            law, "identity", -1.0, 0.0, diffusion.constant(1.0), [0.0, T], spec, domain
-        ),
-        repeat=2,
+    problem = fokker_planck.FokkerPlanckProblem(
+        "identity", -1.0, 0.0, diffusion.constant(1.0), n, time_step=2.0 / n
     )
-    edges = np.linspace(*domain, n + 1)
+    wall, sol = timed(lambda: fokker_planck.solve(problem, law, [0.0, T]), repeat=2)
+    edges = sol.edges(-1)
     err = np.abs(
-        sol.density[-1] * sol.dx - exact.ou_cell_masses(law, -1.0, 0.0, 1.0, T, edges)
+        sol.density[-1] * sol.dx[-1] - exact.ou_cell_masses(law, -1.0, 0.0, 1.0, T, edges)
     ).sum()
     return {"cells": n, "wall_s": wall, "l1": err}
 

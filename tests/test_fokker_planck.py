@@ -25,18 +25,28 @@ def pde(
     target=None,
     domain=DOMAIN,
     times=None,
+    frame="fixed",
 ):
-    return fokker_planck.solve_experiment(
-        law,
+    problem = fokker_planck.FokkerPlanckProblem(
         "identity",
         w,
         b,
         diffusion.constant(k) if np.isscalar(k) else k,
-        [0.0, t] if times is None else times,
-        {"cells": cells, "time_step": dt, "theta": theta, "mass_tolerance": 1e-10},
-        domain,
-        target,
+        cells,
+        frame=frame,
+        domain=None if domain is None else tuple(domain),
+        time_step=dt,
+        theta=theta,
+        target=target,
     )
+    return fokker_planck.solve(problem, law, [0.0, t] if times is None else times)
+
+
+def exact_l1(sol, k, law=UNIFORM, w=-1.0, b=0.0, diffusion_=1.0):
+    """L1 distance of the cell masses at output k from the exact Ornstein-Uhlenbeck ones."""
+    edges = sol.edges(k)
+    exact_masses = exact.ou_cell_masses(law, w, b, diffusion_, sol.times[k], edges)
+    return np.abs(sol.density[k] * sol.dx[k] - exact_masses).sum()
 
 
 @pytest.mark.parametrize(("theta", "order"), [(0.5, 2.0), (1.0, 1.0)])
@@ -44,13 +54,7 @@ def test_error_against_exact_ornstein_uhlenbeck_and_order(theta, order):
     cells = np.array([100, 200, 400, 800])
     errors = []
     for n in cells:
-        sol = pde(n, 2.0 / n, theta)
-        edges = np.linspace(*DOMAIN, n + 1)
-        errors.append(
-            np.abs(
-                sol.density[-1] * sol.dx - exact.ou_cell_masses(UNIFORM, -1.0, 0.0, 1.0, 1.0, edges)
-            ).sum()
-        )
+        errors.append(exact_l1(pde(n, 2.0 / n, theta), -1))
     orders = observed_orders(1.0 / cells, errors)
     print(theta, errors, orders)
     assert orders[-1] >= order - 0.2
@@ -75,12 +79,12 @@ def test_fitted_steady_state_is_the_target(target):
     k, b = diffusion.fit_target(target, -1.0)
     errors = []
     for n in (100, 200, 400):
-        lo, hi = fokker_planck.default_domain(UNIFORM, "identity", -1.0, b, k, 10.0, target)
+        problem = fokker_planck.FokkerPlanckProblem("identity", -1.0, b, k, n, target=target)
+        lo, hi = fokker_planck.default_domain(problem, UNIFORM, 10.0)
         edges = np.linspace(lo, hi, n + 1)
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        lower, diag, upper = fokker_planck.operator(
-            edges, -edges[1:-1] + b, k(centres), k(edges[1:-1])
-        )
+        lower, diag, upper = np.empty(n - 1), np.empty(n), np.empty(n - 1)
+        frame = (0.5 * (lo + hi), 0.5 * (hi - lo), 0.0, 0.0)  # fixed: centre, scale, rates
+        fokker_planck.operator(0, -1.0, b, k.args, *frame, lower, diag, upper)
         steady = fokker_planck.discrete_steady_state(lower, diag, upper, edges[1] - edges[0])
         a_times = diag * steady
         a_times[1:] += lower * steady[:-1]
@@ -98,9 +102,8 @@ def test_fitted_steady_state_is_the_target(target):
 
 def test_stochastic_particles_agree_with_pde_within_three_standard_errors():
     m, t, layers = 100_000, 1.0, 1000
-    sol = pde(800, 0.0025, 0.5, t=t)
-    edges = np.linspace(*DOMAIN, 801)
-    pm = grid_moments(sol.density[-1], edges)
+    sol = pde(800, 0.0025, 0.5, t=t, frame="moving", domain=None)
+    pm = grid_moments(sol.density[-1], sol.edges(-1))
     rng = np.random.default_rng(5)
     seg = (Segment(0.0, np.inf, np.array([[-1.0]]), np.array([0.0])),)
     x = network.simulate(
@@ -122,9 +125,11 @@ def test_stochastic_particles_agree_with_pde_within_three_standard_errors():
 def test_thomas_kernel_agrees_with_its_python_self():
     rng = np.random.default_rng(0)
     f = rng.random(30)
-    lower, upper = rng.random(29), rng.random(29)
-    diag = -np.concatenate([lower, [0]]) - np.concatenate([[0], upper])
+    ops = []
+    for _ in range(2):
+        lower, upper = rng.random(29), rng.random(29)
+        ops += [lower, -np.concatenate([lower, [0]]) - np.concatenate([[0], upper]), upper]
     a, b = np.empty(30), np.empty(30)
-    fokker_planck.theta_step(f, lower, diag, upper, 0.3, 0.5, a)
-    fokker_planck.theta_step.py_func(f, lower, diag, upper, 0.3, 0.5, b)
+    fokker_planck.theta_step(f, *ops, 0.3, 0.5, a, np.empty(30), np.empty(30))
+    fokker_planck.theta_step.py_func(f, *ops, 0.3, 0.5, b, np.empty(30), np.empty(30))
     np.testing.assert_allclose(a, b, rtol=1e-14)

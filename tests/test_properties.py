@@ -43,18 +43,14 @@ def test_vlasov_keeps_mass_positivity_and_finiteness(activation, w, b, mean, std
     b=st.floats(-2.0, 2.0, **finite),
     k=st.floats(0.01, 2.0, **finite),
     dt=st.floats(0.001, 0.5, **finite),
+    theta=st.sampled_from([0.5, 0.75, 1.0]),
 )
-def test_fokker_planck_keeps_mass_and_finiteness(w, b, k, dt):
+def test_fokker_planck_keeps_mass_and_finiteness(w, b, k, dt, theta):
     law = Distribution("uniform", low=np.array([-1.0]), high=np.array([1.0]))
-    sol = fokker_planck.solve_experiment(
-        law,
-        "identity",
-        w,
-        b,
-        diffusion.constant(k),
-        [0.0, 1.0],
-        {"cells": 200, "time_step": dt, "theta": 1.0, "mass_tolerance": 1e-10},
+    problem = fokker_planck.FokkerPlanckProblem(
+        "identity", w, b, diffusion.constant(k), 200, time_step=dt, theta=theta
     )
+    sol = fokker_planck.solve(problem, law, [0.0, 1.0])
     assert np.all(np.isfinite(sol.density))
     assert np.all(np.abs(sol.mass - 1.0) < 1e-12)
     assert sol.density.min() >= 0.0

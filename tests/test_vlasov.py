@@ -1,4 +1,4 @@
-"""Finite-volume Vlasov solver against exact solutions (MODEL.md §3)."""
+"""Finite-volume Vlasov solver against exact solutions (docs/model.md §3)."""
 
 import sys
 

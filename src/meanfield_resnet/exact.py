@@ -1,4 +1,4 @@
-"""Exact solutions used to verify the solvers (MODEL.md §3).
+"""Exact solutions used to verify the solvers (docs/model.md §3).
 
 1-D characteristics of dx/dt = σ(wx + b), with y = wx + b:
 - identity: x(t) = (x0 + b/w) e^{wt} - b/w

@@ -275,6 +275,7 @@ PARALLEL_CELLS = 2048  # below this a sweep runs serially (fork/join costs more 
 EPSILON = 1e-40  # WENO-Z smoothness regulariser, scaled by the data's magnitude in epsilon()
 # Shu-Osher SSP-RK3: stage k = α_k g^n + β_k (g^(k-1) + Δt L(g^(k-1))), (α_k, β_k) below
 SSP_RK3 = ((0.0, 1.0), (0.75, 0.25), (1.0 / 3.0, 2.0 / 3.0))
+SSP_RK3_TIMES = (1.0, 0.5, 1.0)  # time reached by each stage, in units of the step
 
 
 def parallel_parts() -> int:

@@ -2,89 +2,368 @@
 
     ∂_t f + ∂_x(σ(wx + b) f) = ∂_xx(K(x) f),   zero-flux boundaries.
 
-Written as J = v f - ∂_x(K f) = A f - K ∂_x f with A = v - K', the Scharfetter-Gummel
-(exponential fitting) flux at face i+1/2,
+**A grid that follows the law.** The grid is the affine image x = c(t) + s(t) ξ of the
+reference interval ξ ∈ [-1, 1], cut into n equal cells (h = 2/n). With g = s f (mass per
+unit ξ) the equation becomes, exactly, for any smooth c(t), s(t),
 
-    J_{i+1/2} = (K_{i+1/2}/Δx) [B(-z) f_i - B(z) f_{i+1}],  z = Δx A_{i+1/2}/K_{i+1/2},
-    B(z) = z/(e^z - 1),  A_{i+1/2} = v(x_{i+1/2}) - (K_{i+1} - K_i)/Δx,
+    ∂_t g + ∂_ξ(ũ g) = ∂_ξξ(K̃ g),   ũ = (v(c + sξ) - c' - ρ s ξ)/s,  K̃ = K(c + sξ)/s²,
+
+with v = σ(wx + b) and ρ = s'/s. On a moving frame (``frame = "moving"``) each step takes
+c' and ρ from the density at its start so that the frame follows the law's mean μ and
+spread: c' = E[v(X)] = μ', ρ = (E[(X - μ) v(X)] + E[K(X)])/Var = Var'/(2 Var), and
+s(0) = ``frame_width`` standard deviations of the initial law (at least its support). The
+frame moves with c' and ρ constant over a step (c linear, s exponential in t): the
+transformed equation is exact for that path, so the frame's own motion adds no error. For
+σ = identity and constant K (Ornstein-Uhlenbeck) ũ = -K̃ ξ in the frame: the law keeps
+the same shape in ξ, and the Gaussian it relaxes to is the scheme's exact discrete steady
+state. ``frame = "fixed"`` keeps c, s constant (the physical grid of a given domain).
+
+**Space: Scharfetter-Gummel flux.** Written as J = A g - K̃ ∂_ξ g with A = ũ - ∂_ξ K̃, the
+exponentially fitted flux at face i+1/2,
+
+    J_{i+1/2} = (K̃_{i+1/2}/h) [B(-z) g_i - B(z) g_{i+1}],  z = h A_{i+1/2}/K̃_{i+1/2},
+    B(z) = z/(e^z - 1),  A_{i+1/2} = ũ(ξ_{i+1/2}) - (K̃_{i+1} - K̃_i)/h,
 
 is exact for the face-local problem, so the discrete zero-flux state satisfies
-f_{i+1}/f_i = e^{z}, the discrete counterpart of g'/g = (v - K')/K, i.e. (K g)' = v g: the
-scheme's steady state is the continuous one up to a second-order quadrature of ∫(v - K')/K.
-It degenerates to upwinding
-where K → 0 (the ends of a fitted uniform target). Time stepping: θ-scheme on the tridiagonal
-system (θ = 1 backward Euler: an M-matrix, so positivity holds for any Δt; θ = 1/2
-Crank-Nicolson, second order); no Δt ~ Δx² restriction. Columns of the operator sum to zero,
-so mass is conserved to round-off.
+g_{i+1}/g_i = e^{z}, the discrete counterpart of g'/g = (ũ - K̃')/K̃, i.e. (K̃ g)' = ũ g: the
+scheme's steady state is the continuous one up to a second-order quadrature of
+∫(ũ - K̃')/K̃ (exactly the Gaussian's point values when ũ is linear and K̃ constant). It
+degenerates to upwinding where K → 0 (the ends of a fitted uniform target).
+
+**Time: θ-scheme, positive.** (I - θΔt A_{n+1}) g^{n+1} = (I + (1-θ)Δt A_n) g^n with A_n,
+A_{n+1} the operator at the two ends of the step. The off-diagonals of A are ≥ 0 and its
+columns sum to zero, so I - θΔt A is an M-matrix (inverse ≥ 0) and mass is conserved to
+round-off; the right-hand side is ≥ 0 when (1-θ)Δt max|A_ii| ≤ 1, which bounds every step
+for θ < 1. θ = 1/2 (Crank-Nicolson) is second order, and under that bound it damps the
+stiffest modes by at least 3x a step (no ringing from a discontinuous initial law); θ = 1
+(backward Euler) is first order and needs no bound. Steps are at most ``time_step`` and land
+exactly on the output times. All steps between two output times run in one compiled call.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import exact
 from ._jit import jit, subnormals_flushed
-from .activations import sigma_numpy
+from .activations import activation_code, sigma, sigma_numpy
+from .diffusion import Diffusion, evaluate
+from .distributions import Distribution
 from .moments import w1_cdf
 
 
-def bernoulli(z: np.ndarray) -> np.ndarray:
-    """B(z) = z/(e^z - 1), stable for small and large |z|."""
-    z = np.atleast_1d(np.asarray(z, dtype=float))
-    out = np.empty_like(z)
-    small, large = np.abs(z) < 1e-10, z > 700
-    mid = ~small & ~large
-    out[small] = 1.0 - 0.5 * z[small]
-    out[large] = z[large] * np.exp(-z[large])
-    out[mid] = z[mid] / np.expm1(z[mid])
-    return out
+@dataclass
+class FokkerPlanckProblem:
+    """σ, w, b and K of ∂_t f + ∂_x(σ(wx+b) f) = ∂_xx(K f), and how to discretise it.
+
+    ``frame`` "moving" (the grid follows the law's mean and spread, ``frame_width`` standard
+    deviations either side; it moves by at most ``frame_step`` of its scale per step) or
+    "fixed" (``domain``, or :func:`default_domain`). ``time_step`` bounds every step; θ < 1
+    steps are also bounded for positivity. ``target`` is the fitted
+    steady state, if any (its W1 distance is recorded)."""
+
+    activation: str
+    weight: float
+    bias: float
+    diffusion: Diffusion
+    cells: int
+    frame: str = "moving"
+    domain: tuple[float, float] | None = None
+    frame_width: float = 7.0
+    frame_step: float = 0.05
+    time_step: float = 0.01
+    theta: float = 0.5
+    mass_tolerance: float = 1e-10
+    target: Distribution | None = None
+
+    @property
+    def code(self) -> int:
+        return activation_code(self.activation)
 
 
-def operator(
-    edges: np.ndarray, velocity_faces: np.ndarray, k_centres: np.ndarray, k_faces: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tridiagonal A (lower, diag, upper) with df/dt = A f for the Scharfetter-Gummel flux
-    J_f = alpha_f f_left - beta_f f_right on the n-1 interior faces (no flux at the ends)."""
-    dx = edges[1] - edges[0]
-    drift = velocity_faces - np.diff(k_centres) / dx
-    degenerate = k_faces <= 1e-300
-    kf = np.where(degenerate, 1.0, k_faces)
-    z = np.where(degenerate, 0.0, dx * drift / kf)
-    alpha = np.where(degenerate, np.maximum(drift, 0.0), kf * bernoulli(-z) / dx)
-    beta = np.where(degenerate, np.maximum(-drift, 0.0), kf * bernoulli(z) / dx)
-    diag = np.zeros(k_centres.size)
-    diag[:-1] -= alpha / dx
-    diag[1:] -= beta / dx
-    return alpha / dx, diag, beta / dx  # sub-diagonal (f_{i-1} in row i), diagonal, super
+@dataclass
+class FokkerPlanckSolution:
+    """Density at the output times on its (moving) grid, with diagnostics."""
+
+    times: np.ndarray
+    density: np.ndarray  # (time, n) cell averages of f
+    centres: np.ndarray  # (time, n) cell centres x
+    dx: np.ndarray  # (time,) cell width
+    mass: np.ndarray
+    min_density: np.ndarray
+    steps: np.ndarray
+    diffusion: np.ndarray  # (time, n) K at the cell centres
+    target_density: np.ndarray | None  # (time, n) cell averages of the target
+    w1_to_target: np.ndarray | None
+
+    def edges(self, k: int) -> np.ndarray:
+        """Cell edges at output k."""
+        return np.concatenate(
+            [self.centres[k] - 0.5 * self.dx[k], [self.centres[k, -1] + 0.5 * self.dx[k]]]
+        )
+
+
+@jit(inline=True)
+def bernoulli_pair(z):
+    """(B(z), B(-z)), B(z) = z/(e^z - 1) ≥ 0, with B(-z) = B(z) + z; the larger of the two is
+    formed by the sum, so neither loses its digits (both stay ≥ 0)."""
+    a = abs(z)
+    if a < 1e-8:
+        small = 1.0 - 0.5 * a
+    elif a > 700.0:
+        small = a * math.exp(-a)
+    else:
+        small = a / math.expm1(a)
+    large = small + a
+    return (small, large) if z >= 0.0 else (large, small)
 
 
 @jit
-def theta_step(f, lower, diag, upper, dt, theta, out):
-    """(I - θ dt A) out = (I + (1-θ) dt A) f, A tridiagonal; Thomas algorithm."""
-    n = f.size
-    rhs = np.empty(n)
+def operator(code, w, b, k_args, centre, scale, centre_rate, scale_rate, lower, diag, upper):
+    """Tridiagonal A (sub-diagonal, diagonal, super-diagonal) with dg/dt = A g on the
+    reference grid ξ_i = -1 + (i + 1/2) h of the frame x = centre + scale ξ moving with
+    (c', ρ) = (centre_rate, scale_rate): the Scharfetter-Gummel fluxes of the module
+    docstring on the n-1 interior faces, none at the ends."""
+    kind, values, x0, kdx = k_args
+    n = diag.size
+    h = 2.0 / n
+    inv_s = 1.0 / scale
+    inv_s2 = inv_s * inv_s
+    k_left = evaluate(centre + scale * (-1.0 + 0.5 * h), kind, values, x0, kdx) * inv_s2
+    diag[:] = 0.0
+    for i in range(n - 1):
+        xi = -1.0 + (i + 1) * h
+        x = centre + scale * xi
+        k_right = evaluate(x + 0.5 * h * scale, kind, values, x0, kdx) * inv_s2
+        k_face = evaluate(x, kind, values, x0, kdx) * inv_s2
+        u = (sigma(code, w * x + b) - centre_rate - scale_rate * scale * xi) * inv_s
+        drift = u - (k_right - k_left) / h
+        if k_face <= 1e-300:  # no diffusion: first-order upwinding
+            alpha, beta = max(drift, 0.0), max(-drift, 0.0)
+        else:
+            b_plus, b_minus = bernoulli_pair(h * drift / k_face)
+            alpha, beta = k_face * b_minus / h, k_face * b_plus / h
+        lower[i] = alpha / h
+        upper[i] = beta / h
+        diag[i] -= alpha / h
+        diag[i + 1] -= beta / h
+        k_left = k_right
+
+
+@jit
+def theta_step(g, lower0, diag0, upper0, lower1, diag1, upper1, dt, theta, out, rhs, c):
+    """(I - θ Δt A_1) out = (I + (1-θ) Δt A_0) g, A tridiagonal; Thomas algorithm (the
+    matrix is an M-matrix, so no pivoting is needed). ``rhs`` and ``c`` are work arrays."""
+    n = g.size
     e = (1.0 - theta) * dt
     for i in range(n):
-        r = f[i] + e * diag[i] * f[i]
+        r = g[i] + e * diag0[i] * g[i]
         if i > 0:
-            r += e * lower[i - 1] * f[i - 1]
+            r += e * lower0[i - 1] * g[i - 1]
         if i < n - 1:
-            r += e * upper[i] * f[i + 1]
+            r += e * upper0[i] * g[i + 1]
         rhs[i] = r
-    c = np.empty(n)
     a = theta * dt
-    b0 = 1.0 - a * diag[0]
-    c[0] = -a * upper[0] / b0 if n > 1 else 0.0
+    b0 = 1.0 - a * diag1[0]
+    c[0] = -a * upper1[0] / b0 if n > 1 else 0.0
     out[0] = rhs[0] / b0
     for i in range(1, n):
-        sub = -a * lower[i - 1]
-        den = 1.0 - a * diag[i] - sub * c[i - 1]
-        c[i] = -a * upper[i] / den if i < n - 1 else 0.0
+        sub = -a * lower1[i - 1]
+        den = 1.0 - a * diag1[i] - sub * c[i - 1]
+        c[i] = -a * upper1[i] / den if i < n - 1 else 0.0
         out[i] = (rhs[i] - sub * out[i - 1]) / den
     for i in range(n - 2, -1, -1):
         out[i] -= c[i] * out[i + 1]
+
+
+@jit
+def frame_rates(code, w, b, k_args, g, centre, scale):
+    """(c', ρ, std) with c' = E[v(X)], ρ = (E[(X - μ) v(X)] + E[K(X)]) / Var of the law on
+    the grid (cell masses at the centres for the expectations; Var of the piecewise constant
+    density)."""
+    kind, values, x0, kdx = k_args
+    n = g.size
+    h = 2.0 / n
+    m0 = 0.0
+    m1 = 0.0
+    for i in range(n):
+        m0 += g[i]
+        m1 += g[i] * (-1.0 + (i + 0.5) * h)
+    mean = m1 / m0
+    var = 0.0
+    ev = 0.0
+    exv = 0.0
+    ek = 0.0
+    for i in range(n):
+        xi = -1.0 + (i + 0.5) * h
+        x = centre + scale * xi
+        v = sigma(code, w * x + b)
+        var += g[i] * ((xi - mean) ** 2 + h * h / 12.0)
+        ev += g[i] * v
+        exv += g[i] * (xi - mean) * v
+        ek += g[i] * evaluate(x, kind, values, x0, kdx)
+    var = var / m0 * scale * scale
+    return ev / m0, (exv / m0 * scale + ek / m0) / var, np.sqrt(var)
+
+
+@jit
+def theta_steps(code, w, b, k_args, moving, dt_max, frame_step, theta, duration, g, frame, work):
+    """Advance g (mass per reference cell width) and the frame (centre, scale) by
+    ``duration`` with θ-steps of at most dt_max, each also bounded by the positivity of the
+    explicit part and, on a moving frame, by |ρ| Δt ≤ frame_step and |c'| Δt ≤ frame_step
+    std (the frame moves little within a step); returns the number of steps. ``work`` holds
+    8 arrays of size n."""
+    lower0, diag0, upper0, lower1, diag1, upper1, rhs, c = work
+    new = np.empty_like(g)
+    steps = 0
+    left = duration
+    while left > 1e-13 * max(1.0, duration):
+        centre, scale = frame[0], frame[1]
+        c_rate, s_rate, speed = 0.0, 0.0, 0.0
+        if moving:
+            c_rate, s_rate, std = frame_rates(code, w, b, k_args, g, centre, scale)
+            speed = max(abs(s_rate), abs(c_rate) / std)
+        operator(code, w, b, k_args, centre, scale, c_rate, s_rate, lower0, diag0, upper0)
+        dt = min(dt_max, left)
+        if speed * dt > frame_step:
+            dt = frame_step / speed
+        if theta < 1.0:
+            stiff = 0.0
+            for i in range(g.size):
+                stiff = max(stiff, -diag0[i])
+            if stiff > 0.0:
+                dt = min(dt, 1.0 / ((1.0 - theta) * stiff))
+        if dt >= left * (1.0 - 1e-12):
+            dt = left
+        if moving:
+            frame[0] = centre + c_rate * dt
+            frame[1] = scale * math.exp(s_rate * dt)
+            operator(code, w, b, k_args, frame[0], frame[1], c_rate, s_rate, lower1, diag1, upper1)
+            theta_step(g, lower0, diag0, upper0, lower1, diag1, upper1, dt, theta, new, rhs, c)
+        else:
+            theta_step(g, lower0, diag0, upper0, lower0, diag0, upper0, dt, theta, new, rhs, c)
+        g[:] = new
+        left -= dt
+        steps += 1
+    return steps
+
+
+def default_domain(problem: FokkerPlanckProblem, law, final_time: float) -> np.ndarray:
+    """A fixed domain: the initial support ∪ its image under the flow at T, widened by
+    12 √(2 K' (T_eff + Δt)), K' = max K + max v² Δt/2 (the numerical diffusion and the
+    exponential tails of large backward-Euler steps); with a fitted target, the hull of the
+    initial and target supports (K is small outside)."""
+    lo, hi = law.support()[0]
+    if problem.target is not None:
+        a1, a2 = problem.target.support()[0]
+        return np.array([min(lo, a1), max(hi, a2)])
+    w, b, dt = problem.weight, problem.bias, problem.time_step
+    ends = exact.characteristic(problem.activation, w, b, np.array([lo, hi]), final_time)
+    pts = [lo, hi, *ends]
+    span = np.linspace(min(pts), max(pts), 64)
+    vmax = float(np.max(np.abs(sigma_numpy(problem.activation, w * span + b))))
+    kmax = float(np.max(problem.diffusion(span))) + 0.5 * vmax**2 * dt
+    t_eff = min(final_time, 1.0 / abs(w)) if w != 0 else final_time
+    pad = 12.0 * np.sqrt(2.0 * kmax * (t_eff + dt))
+    return np.array([min(pts) - pad, max(pts) + pad])
+
+
+def initial_frame(problem: FokkerPlanckProblem, law, final_time: float) -> np.ndarray:
+    """(centre, scale) of the grid at t = 0: the fixed domain's middle and half-width; or,
+    moving, at least ``frame_width`` initial standard deviations either side of the middle
+    of the initial support, widened until the support's ends fall on cell faces (the
+    projection of a law with jumps there, such as a uniform one, is then exact)."""
+    if problem.frame == "fixed":
+        lo, hi = (
+            problem.domain
+            if problem.domain is not None
+            else default_domain(problem, law, final_time)
+        )
+        return np.array([0.5 * (lo + hi), 0.5 * (hi - lo)])
+    lo, hi = law.support()[0]
+    half, std = 0.5 * (hi - lo), float(np.sqrt(law.variance()[0]))
+    reach = max(problem.frame_width * std, 1.02 * half)
+    inside = max(1, int(problem.cells * half / (2.0 * reach)))  # cells from middle to end
+    return np.array([0.5 * (lo + hi), half * problem.cells / (2.0 * inside)])
+
+
+@subnormals_flushed()
+def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPlanckSolution:
+    """Solve from the cell averages of ``law`` to each output time; raise on non-finite
+    values, negative density, or mass at the boundary of the grid."""
+    n = int(problem.cells)
+    times = np.asarray(output_times, dtype=float)
+    frame = initial_frame(problem, law, float(times[-1]))
+    reference = np.linspace(-1.0, 1.0, n + 1)
+    g = law.cell_probabilities([frame[0] + frame[1] * reference]) * (n / 2.0)  # mass / unit ξ
+    if problem.frame == "fixed" and np.any(problem.diffusion(frame[0] + frame[1] * reference) < 0):
+        raise ValueError("diffusion K(x) is negative on the domain")
+    natural_ends = problem.target is not None and problem.target.kind == "uniform"
+    args = (problem.code, float(problem.weight), float(problem.bias), problem.diffusion.args)
+    args += (problem.frame == "moving", problem.time_step, problem.frame_step, problem.theta)
+    work = tuple(np.empty(n) for _ in range(8))
+    out, t, steps = [], 0.0, 0
+    for t_out in times:
+        steps += theta_steps(*args, t_out - t, g, frame, work)
+        t = t_out
+        edges = frame[0] + frame[1] * reference
+        tolerance = None if natural_ends else problem.mass_tolerance
+        out.append(_check(g * (2.0 / n), edges, t, steps, tolerance, problem.frame))
+        if log is not None:
+            log(f"t = {t:g}: {steps} steps, mass {out[-1]['mass']:.15g}, "
+                f"grid [{edges[0]:.6g}, {edges[-1]:.6g}]")  # fmt: skip
+    return _solution(problem, times, out)
+
+
+def _check(masses, edges, t, steps, tolerance, frame) -> dict:
+    if not np.all(np.isfinite(masses)):
+        raise FloatingPointError(f"Fokker-Planck solution not finite at t = {t:g}")
+    mass = float(masses.sum())
+    low = float(masses.min())
+    if low < -1e-14 * float(masses.max()):
+        raise FloatingPointError(f"negative density {low:.3e} at t = {t:g}")
+    edge = float(masses[:2].sum() + masses[-2:].sum()) / mass
+    if tolerance is not None and edge > max(tolerance, 1e-8) * 1e2:
+        remedy = "pde.frame_width" if frame == "moving" else "pde.domain"
+        raise FloatingPointError(
+            f"density reaches the boundary at t = {t:g} (mass fraction {edge:.2e} in the end "
+            f"cells): enlarge {remedy}"
+        )
+    dx = edges[1] - edges[0]
+    return {"masses": masses.copy(), "edges": edges, "mass": mass, "low": low / dx,
+            "steps": steps}  # fmt: skip
+
+
+def _solution(problem, times, out) -> FokkerPlanckSolution:
+    edges = np.stack([o["edges"] for o in out])
+    dx = edges[:, 1] - edges[:, 0]
+    centres = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    density = np.stack([o["masses"] for o in out]) / dx[:, None]
+    target_density = w1 = None
+    if problem.target is not None:
+        target_masses = np.stack([problem.target.cell_probabilities([e]) for e in edges])
+        target_density = target_masses / dx[:, None]
+        parts = zip(edges, density * dx[:, None], target_masses, strict=True)
+        w1 = np.array([w1_cdf(e, _cdf(m), _cdf(target)) for e, m, target in parts])
+    return FokkerPlanckSolution(
+        times=times,
+        density=density,
+        centres=centres,
+        dx=dx,
+        mass=np.array([o["mass"] for o in out]),
+        min_density=np.array([o["low"] for o in out]),
+        steps=np.array([o["steps"] for o in out]),
+        diffusion=problem.diffusion(centres),
+        target_density=target_density,
+        w1_to_target=w1,
+    )
+
+
+def _cdf(masses):
+    return np.concatenate([[0.0], np.cumsum(masses)])
 
 
 def discrete_steady_state(lower, diag, upper, dx) -> np.ndarray:
@@ -96,102 +375,3 @@ def discrete_steady_state(lower, diag, upper, dx) -> np.ndarray:
     rhs = np.zeros(diag.size)
     rhs[row] = 1.0
     return np.linalg.solve(a, rhs)
-
-
-@dataclass
-class FokkerPlanckSolution:
-    times: np.ndarray
-    density: np.ndarray
-    mass: np.ndarray
-    min_density: np.ndarray
-    steps: np.ndarray
-    centres: np.ndarray
-    dx: float
-    target_density: np.ndarray | None
-    w1_to_target: np.ndarray | None
-
-
-def default_domain(law, activation, w, b, k, final_time, target=None, time_step=0.0) -> np.ndarray:
-    """Initial support ∪ its image under the flow at T, widened by 12 √(2 K' (T_eff + Δt)),
-    K' = max K + max v² Δt/2 (the numerical diffusion and the exponential tails of large
-    backward-Euler steps); with a fitted
-    target, the hull of the initial and target supports (K is small outside)."""
-    lo, hi = law.support()[0]
-    ends = exact.characteristic(activation, w, b, np.array([lo, hi]), final_time)
-    pts = [lo, hi, *ends]
-    if target is not None:  # K vanishes (or is small) outside the target: no diffusive spread
-        a1, a2 = target.support()[0]
-        return np.array([min(lo, a1), max(hi, a2)])
-    span = np.linspace(min(pts), max(pts), 64)
-    # backward Euler adds the numerical diffusion v² Δt / 2 to K
-    vmax = float(np.max(np.abs(sigma_numpy(activation, w * span + b))))
-    kmax = float(np.max(k(span))) + 0.5 * vmax**2 * time_step
-    t_eff = min(final_time, 1.0 / abs(w)) if w != 0 else final_time
-    pad = 12.0 * np.sqrt(2.0 * kmax * (t_eff + time_step))
-    return np.array([min(pts) - pad, max(pts) + pad])
-
-
-@subnormals_flushed()
-def solve_experiment(
-    law, activation, w, b, k, output_times, pde: dict, domain=None, target=None, log=None
-) -> FokkerPlanckSolution:
-    """Solve from the cell averages of ``law`` to each output time on a fixed grid."""
-    if domain is None:
-        domain = default_domain(
-            law, activation, w, b, k, float(output_times[-1]), target, pde["time_step"]
-        )
-    n = int(pde["cells"])
-    edges = np.linspace(domain[0], domain[1], n + 1)
-    dx = edges[1] - edges[0]
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    f = law.cell_probabilities([edges]) / dx
-    lower, diag, upper = operator(
-        edges, sigma_numpy(activation, w * edges[1:-1] + b), k(centres), k(edges[1:-1])
-    )
-    if np.any(k(centres) < 0):
-        raise ValueError("diffusion K(x) is negative on the domain")
-    natural_ends = target is not None and target.kind == "uniform"  # K = 0 at the ends
-    target_cells = target.cell_probabilities([edges]) / dx if target is not None else None
-    out, t, steps, new = [], 0.0, 0, np.empty(n)
-    for t_out in np.asarray(output_times, dtype=float):
-        count = int(np.ceil((t_out - t) / pde["time_step"] - 1e-9))
-        for _ in range(count):
-            theta_step(f, lower, diag, upper, (t_out - t) / count, pde["theta"], new)
-            f, new = new, f
-        steps += count
-        t = t_out
-        out.append(_check(f, dx, t, steps, None if natural_ends else pde["mass_tolerance"]))
-        if log is not None:
-            log(f"t = {t:g}: {steps} steps, mass {out[-1][1]:.15g}")
-    dens = np.stack([o[0] for o in out])
-    w1 = None
-    if target_cells is not None:
-        tc = np.concatenate([[0.0], np.cumsum(target_cells * dx)])
-        w1 = np.array([w1_cdf(edges, np.concatenate([[0.0], np.cumsum(d * dx)]), tc) for d in dens])
-    return FokkerPlanckSolution(
-        times=np.asarray(output_times, float),
-        density=dens,
-        mass=np.array([o[1] for o in out]),
-        min_density=np.array([o[2] for o in out]),
-        steps=np.array([o[3] for o in out]),
-        centres=centres,
-        dx=dx,
-        target_density=target_cells,
-        w1_to_target=w1,
-    )
-
-
-def _check(f, dx, t, steps, tolerance):
-    if not np.all(np.isfinite(f)):
-        raise FloatingPointError(f"Fokker-Planck solution not finite at t = {t:g}")
-    mass = float(f.sum() * dx)
-    low = float(f.min())
-    if low < -1e-14 * float(f.max()):
-        raise FloatingPointError(f"negative density {low:.3e} at t = {t:g}")
-    edge = float((f[:2].sum() + f[-2:].sum()) * dx) / mass
-    if tolerance is not None and edge > max(tolerance, 1e-8) * 1e2:
-        raise FloatingPointError(
-            f"density reaches the boundary at t = {t:g} (mass fraction {edge:.2e} in the end "
-            "cells): enlarge pde.domain"
-        )
-    return f.copy(), mass, low, steps

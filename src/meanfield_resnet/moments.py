@@ -1,8 +1,9 @@
 """Moments of densities and of particle clouds, and Wasserstein-1 distances (1-D).
 
-m_k(t) = ∫ x^k f(t, x) dx; mean = m_1/m_0, variance = m_2/m_0 - mean², energy = m_2/m_0
-(the second moment, MODEL.md §4 [choice]). On a grid the density is piecewise constant, so
-m_k = Σ_i f_i (e_{i+1}^{k+1} - e_i^{k+1})/(k+1), exact for the cell averages.
+m_k(t) = ∫ x^k f(t, x) dx; mean μ = m_1/m_0, variance V = ∫ (x - μ)² f dx / m_0 (computed as
+a central moment, not as m_2/m_0 - μ²), energy = m_2/m_0 = V + μ² (the second moment,
+docs/model.md §4 [choice]). On a grid the density is piecewise constant and the moments are
+exact for the cell averages.
 """
 
 from __future__ import annotations
@@ -12,37 +13,51 @@ import numpy as np
 NAMES = ("m0", "m1", "m2", "mean", "variance", "energy")
 
 
-def _from_raw(m0, m1, m2) -> dict[str, np.ndarray]:
-    mean = m1 / m0
+def _summary(m0, mean, variance) -> dict[str, np.ndarray]:
+    """The six moments from the mass, the mean and the central variance (never the other
+    way round: m2/m0 - mean² cancels catastrophically when the law is narrow)."""
+    energy = variance + mean**2
     return {
         "m0": m0,
-        "m1": m1,
-        "m2": m2,
+        "m1": m0 * mean,
+        "m2": m0 * energy,
         "mean": mean,
-        "variance": m2 / m0 - mean**2,
-        "energy": m2 / m0,
+        "variance": variance,
+        "energy": energy,
     }
 
 
 def grid_moments(density: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Moments of piecewise constant densities (..., n) on cells with edges (..., n+1)."""
+    """Moments of piecewise constant densities (..., n) on cells with edges (..., n+1).
 
-    def raw(k):
-        return (density * np.diff(edges ** (k + 1), axis=-1)).sum(axis=-1) / (k + 1)
+    Cell i holds the mass p_i = f_i h_i (h_i = e_{i+1} - e_i) spread uniformly around its
+    centre c_i, so, exactly for the cell averages,
 
-    m0, m1 = raw(0), raw(1)
-    # variance about the mean avoids cancellation when the support is narrow and far from 0
-    mean = (m1 / m0)[..., None]
-    central = (density * np.diff((edges - mean) ** 3, axis=-1)).sum(axis=-1) / 3.0
-    m2 = central + m1**2 / m0
-    return _from_raw(m0, m1, m2)
+        m_0 = Σ p_i,   μ = Σ p_i c_i / m_0,   V = Σ p_i ((c_i - μ)² + h_i²/12) / m_0.
+
+    The mean is summed about a cell centre of the grid and the variance about the mean:
+    sums of terms of one sign, so a law contracted far below its distance from the origin
+    keeps its digits (pairwise summation)."""
+    h = np.diff(edges, axis=-1)
+    centres = edges[..., :-1] + 0.5 * h
+    p = density * h
+    m0 = p.sum(axis=-1)
+    ref = centres[..., centres.shape[-1] // 2]
+    mean = ref + (p * (centres - ref[..., None])).sum(axis=-1) / m0
+    spread = (centres - mean[..., None]) ** 2 + h**2 / 12.0
+    return _summary(m0, mean, (p * spread).sum(axis=-1) / m0)
 
 
 def particle_moments(x: np.ndarray) -> dict[str, np.ndarray]:
-    """Moments of the empirical measure (1/M) Σ δ_{x_i} over the last axis (particles)."""
+    """Moments of the empirical measure (1/M) Σ δ_{x_i} over the last axis (particles):
+    the corrected two-pass variance V = (Σ d_i² - (Σ d_i)²/M)/M, d_i = x_i - x̄, with
+    pairwise sums over a contiguous axis."""
+    x = np.ascontiguousarray(x, dtype=float)
     mean = x.mean(axis=-1)
-    var = x.var(axis=-1)
-    return _from_raw(np.ones_like(mean), mean, var + mean**2)
+    d = x - mean[..., None]
+    m = x.shape[-1]
+    var = ((d**2).sum(axis=-1) - d.sum(axis=-1) ** 2 / m) / m
+    return _summary(np.ones_like(mean), mean, var)
 
 
 def particle_standard_errors(x: np.ndarray) -> dict[str, np.ndarray]:

@@ -183,39 +183,43 @@ def pde_dataset(
     )
 
 
-def _fokker_planck_dataset(config, exp, data, log):
-    law = initial_law(exp, data)
+def fokker_planck_problem(exp: Experiment, data) -> fokker_planck.FokkerPlanckProblem:
+    """The experiment's Fokker-Planck problem: σ, w, b (derived when fitting), K, the grid."""
     k, segments = diffusion_and_bias(exp, data)
-    box = np.asarray(exp.pde["domain"], float)[0] if "domain" in exp.pde else None
-    target = _law(exp.diffusion["target"], 1, data) if exp.fits_target else None
-    sol = fokker_planck.solve_experiment(
-        law,
+    pde = exp.pde
+    return fokker_planck.FokkerPlanckProblem(
         exp.activation,
         float(exp.weight[0, 0]),
         float(segments[0].bias[0]),
         k,
-        exp.output_times,
-        exp.pde,
-        box,
-        target,
-        log=log,
+        int(pde["cells"]),
+        frame=pde["frame"],
+        domain=tuple(pde["domain"][0]) if "domain" in pde else None,
+        frame_width=pde["frame_width"],
+        frame_step=pde["frame_step"],
+        time_step=pde["time_step"],
+        theta=pde["theta"],
+        mass_tolerance=pde["mass_tolerance"],
+        target=_law(exp.diffusion["target"], 1, data) if exp.fits_target else None,
     )
+
+
+def _fokker_planck_dataset(config, exp, data, log):
+    problem = fokker_planck_problem(exp, data)
+    sol = fokker_planck.solve(problem, initial_law(exp, data), exp.output_times, log=log)
     ds = xr.Dataset(
         {
             "density": (("time", "cell"), sol.density),
             "mass": ("time", sol.mass),
             "min_density": ("time", sol.min_density),
             "steps": ("time", sol.steps),
-            "diffusion": ("cell", k(sol.centres)),
-            "dx": ("time", np.full(sol.times.size, sol.dx)),
+            "diffusion": (("time", "cell"), sol.diffusion),
+            "dx": ("time", sol.dx),
         },
-        coords={
-            "time": sol.times,
-            "x": (("time", "cell"), np.broadcast_to(sol.centres, sol.density.shape)),
-        },
+        coords={"time": sol.times, "x": (("time", "cell"), sol.centres)},
     )
-    if target is not None:
-        ds["target_density"] = ("cell", sol.target_density)
+    if problem.target is not None:
+        ds["target_density"] = (("time", "cell"), sol.target_density)
         ds["w1_to_target"] = ("time", sol.w1_to_target)
     return io.provenance(
         ds,
@@ -223,8 +227,14 @@ def _fokker_planck_dataset(config, exp, data, log):
         exp.raw,
         config.seed,
         experiment=exp.name,
-        bias=float(segments[0].bias[0]),
-        scheme=f"finite volume, Scharfetter-Gummel flux, theta = {exp.pde['theta']}",
+        bias=problem.bias,
+        scheme="finite volume, Scharfetter-Gummel flux, theta-scheme with positive steps "
+        f"(theta = {problem.theta}), "
+        + (
+            "grid following the law's mean and spread"
+            if problem.frame == "moving"
+            else "fixed grid"
+        ),
         integration="mass = sum(density) * dx",
     )
 
@@ -284,7 +294,7 @@ def moments_dataset(
 
 
 def exact_moments(exp: Experiment, data, times) -> dict | None:
-    """Exact moments where MODEL.md §3 has them: 1-D identity activation, constant (W, b) or
+    """Exact moments where docs/model.md §3 has them (§3.3, §3.5, §3.7): 1-D identity activation, constant (W, b) or
     feedback bias (Vlasov), constant K (Fokker-Planck, Ornstein-Uhlenbeck)."""
     if exp.dimension != 1 or exp.activation != "identity" or len(exp.segments) > 1:
         return None

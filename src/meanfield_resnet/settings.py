@@ -297,6 +297,9 @@ def _experiment(name: str, e: dict) -> Experiment:
         raise ConfigError(f"config key '{key}.bias': 'from_target' needs diffusion.kind fit_target")
     pde = e.get("pde")
     if pde is not None:
+        pde.setdefault(
+            "cells", [400] * d if d == 2 else 800 if e["model"] == "fokker_planck" else 400
+        )
         cells = pde["cells"]
         if isinstance(cells, list) != (d == 2):
             raise ConfigError(
