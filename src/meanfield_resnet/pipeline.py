@@ -294,8 +294,9 @@ def moments_dataset(
 
 
 def exact_moments(exp: Experiment, data, times) -> dict | None:
-    """Exact moments where docs/model.md §3 has them (§3.3, §3.5, §3.7): 1-D identity activation, constant (W, b) or
-    feedback bias (Vlasov), constant K (Fokker-Planck, Ornstein-Uhlenbeck)."""
+    """Exact moments where docs/model.md §3 has them (§3.3, §3.5, §3.7): 1-D identity
+    activation, constant (W, b) or feedback bias (Vlasov), constant K (Fokker-Planck,
+    Ornstein-Uhlenbeck)."""
     if exp.dimension != 1 or exp.activation != "identity" or len(exp.segments) > 1:
         return None
     law = initial_law(exp, data)
