@@ -22,6 +22,34 @@ def theme() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
 
 
+def mass_interval(x, density, tail: float = 1e-4) -> tuple[float, float]:
+    """Smallest run of whole cells (centres ``x``) holding all but ``tail`` of the mass of
+    ``density``, at most ``tail / 2`` left out on either side; as (left edge, right edge).
+    Cell widths are the spacing of the centres; negative or NaN densities count as zero,
+    and a law without mass gives the whole grid."""
+    x = np.asarray(x, float).ravel()
+    order = np.argsort(x)
+    x = x[order]
+    f = np.clip(np.nan_to_num(np.asarray(density, float).ravel()[order]), 0.0, None)
+    width = np.gradient(x) if x.size > 1 else np.ones(1)
+    mass = f * width
+    i, j = 0, x.size - 1
+    if mass.sum() > 0:
+        cdf = np.cumsum(mass) / mass.sum()
+        i = min(int(np.searchsorted(cdf, tail / 2, side="right")), j)
+        j = min(int(np.searchsorted(cdf, 1 - tail / 2, side="left")), j)
+    return float(x[i] - width[i] / 2), float(x[j] + width[j] / 2)
+
+
+def mass_window(curves, tail: float = 1e-4, margin: float = 0.05) -> tuple[float, float]:
+    """Axis limits for densities drawn together: the hull of the ``mass_interval`` of each
+    (x, density) pair in ``curves``, widened by ``margin`` of its width on each side."""
+    lo, hi = np.array([mass_interval(x, f, tail) for x, f in curves]).T
+    lo, hi = lo.min(), hi.max()
+    pad = margin * (hi - lo)
+    return float(lo - pad), float(hi + pad)
+
+
 def _panels(n: int, width: float = 4.2, height: float = 3.4):
     theme()
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), constrained_layout=True)
@@ -46,46 +74,106 @@ def moments(ds: xr.Dataset, names, titles: dict[str, str]):
     return fig
 
 
+def _zoom_inset(ax, own, common, draw, below: float = 0.2, color: str = "0.2"):
+    """When a panel's own window ``own`` (one (low, high) per drawn axis: x, or x and y)
+    spans under ``below`` of the ``common`` window on each of them, an inset at the own
+    scale, drawn by ``draw(inset)``, in the corner away from the mass, its frame marked on
+    the panel; returns the inset or None."""
+    own, common = np.atleast_2d(own), np.atleast_2d(common)
+    if not np.all(np.ptp(own, axis=1) < below * np.ptp(common, axis=1)):
+        return None
+    away = own.mean(axis=1) > common.mean(axis=1)
+    left = 0.03 if away[0] else 0.55
+    bottom, height = ((0.03 if away[1] else 0.55), 0.42) if len(own) > 1 else (0.3, 0.5)
+    inset = ax.inset_axes([left, bottom, 0.42, height])
+    draw(inset)
+    inset.set_xlim(own[0])
+    if len(own) > 1:
+        inset.set_ylim(own[1])
+        (inset.xaxis.tick_top if away[1] else inset.xaxis.tick_bottom)()
+    # the ticks face the panel's inside, clear of the panel's own tick labels
+    (inset.yaxis.tick_right if away[0] else inset.yaxis.tick_left)()
+    inset.tick_params(labelsize=6, pad=1, colors=color)
+    ax.indicate_inset_zoom(inset, edgecolor=color, alpha=0.9)
+    return inset
+
+
+def _curves_1d(ax, sub: xr.Dataset) -> None:
+    ax.plot(sub.x, sub.density, lw=2, label="PDE")
+    if "exact_density" in sub:
+        ax.plot(sub.x, sub.exact_density, "k--", lw=1.2, label="exact")
+    if "particle_density" in sub:
+        ax.stairs(
+            sub.particle_density.values,
+            sub.bin_edge.values,
+            color="C1",
+            alpha=0.8,
+            label="network (particles)",
+        )
+
+
 def densities(ds: xr.Dataset, title: str, xlabel: str = "x"):
-    """Figs. 4, 7, 9: PDE density at several times, particle histogram and exact overlay."""
+    """Figs. 4, 7, 9: PDE density at several times, particle histogram and exact overlay.
+    Every panel on the same x range, where the PDE and exact laws have their mass at some
+    drawn time; a panel whose own mass spans under a fifth of it also gets an inset at its
+    own scale."""
     fig, axes = _panels(ds.sizes["time"])
-    for ax, t in zip(axes, ds.time.values, strict=True):
-        sub = ds.sel(time=t)
-        ax.plot(sub.x, sub.density, lw=2, label="PDE")
-        if "exact_density" in sub:
-            ax.plot(sub.x, sub.exact_density, "k--", lw=1.2, label="exact")
-        if "particle_density" in sub:
-            ax.stairs(
-                sub.particle_density.values,
-                sub.bin_edge.values,
-                color="C1",
-                alpha=0.8,
-                label="network (particles)",
-            )
-        ax.set(title=f"t = {t:g}", xlabel=xlabel, ylabel="density")
-        ax.legend(fontsize=8)
+    subs = [ds.sel(time=t) for t in ds.time.values]
+    own = [
+        mass_window((sub.x.values, sub[n].values) for n in ("density", "exact_density") if n in sub)
+        for sub in subs
+    ]
+    xlim = (min(lo for lo, _ in own), max(hi for _, hi in own))
+    for ax, t, sub, window in zip(axes, ds.time.values, subs, own, strict=True):
+        _curves_1d(ax, sub)
+        ax.set(title=f"t = {t:g}", xlabel=xlabel, ylabel="density", xlim=xlim)
+        inset = _zoom_inset(ax, window, xlim, lambda a, sub=sub: _curves_1d(a, sub))
+        if inset is not None:
+            inset.set_ylim(bottom=0)
+        on_right = inset is not None and np.mean(window) <= np.mean(xlim)  # as _zoom_inset
+        ax.legend(fontsize=8, loc="upper left" if on_right else "best")
     fig.suptitle(title)
     return fig
 
 
+def _mesh_2d(ax, sub: xr.Dataset, marker, **kwargs):
+    mesh = ax.pcolormesh(
+        sub.x.values, sub.y.values, sub.density.values.T, shading="nearest", **kwargs
+    )
+    ax.set_facecolor(mesh.cmap(0.0))  # outside the grid the density is zero
+    ax.grid(False)
+    if marker is not None:
+        ax.plot(*marker, "r+", ms=12, mew=2, label="target")
+    return mesh
+
+
 def densities_2d(ds: xr.Dataset, title: str, marker=None):
-    """Figs. 6, 8: 2-D densities on (slope, intercept) at several times."""
+    """Figs. 6, 8: 2-D densities on (slope, intercept) at several times, all panels on
+    common axes (the hull of the stored per-time views), so that spreading and
+    concentration show. A panel whose own view spans under a fifth of the common window on
+    both axes also gets an inset at its own scale."""
+    common = np.stack([ds.view_lower.min("time").values, ds.view_upper.max("time").values], 1)
     fig, axes = _panels(ds.sizes["time"], 4.0, 3.6)
     for ax, t in zip(axes, ds.time.values, strict=True):
         sub = ds.sel(time=t)
-        mesh = ax.pcolormesh(
-            sub.x.values, sub.y.values, sub.density.values.T, cmap="viridis", shading="nearest"
-        )
+        mesh = _mesh_2d(ax, sub, marker, cmap="viridis")
         fig.colorbar(mesh, ax=ax, label="density")
         if marker is not None:
-            ax.plot(*marker, "r+", ms=12, mew=2, label="target")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper right")
         ax.set(
             title=f"t = {t:g}",
             xlabel="slope",
             ylabel="intercept",
-            xlim=sub.view_lower.values[0:1].tolist() + sub.view_upper.values[0:1].tolist(),
-            ylim=sub.view_lower.values[1:2].tolist() + sub.view_upper.values[1:2].tolist(),
+            xlim=common[0],
+            ylim=common[1],
+        )
+        own = np.stack([sub.view_lower.values, sub.view_upper.values], 1)
+        _zoom_inset(
+            ax,
+            own,
+            common,
+            lambda a, sub=sub, mesh=mesh: _mesh_2d(a, sub, marker, cmap=mesh.cmap, norm=mesh.norm),
+            color="w",
         )
     fig.suptitle(title)
     return fig
@@ -199,11 +287,18 @@ def steady_states(ds: xr.Dataset):
     for i, w in enumerate(ds.weight.values):
         for j, act in enumerate(ds.activation.values):
             ax = axes[i, j]
+            panel = ds.sel(weight=w, activation=act)
             for t in ds.time.values:
-                sub = ds.sel(weight=w, activation=act, time=t)
+                sub = panel.sel(time=t)
                 ax.plot(sub.x, sub.density, label=f"t = {t:g}")
             ax.axvline(-ds.attrs["bias"] / w, color="k", ls=":", lw=1)
-            ax.set(title=f"{act}, w = {w:g}", xlabel="x", yscale="log", ylim=(1e-4, None))
+            xlim = mass_window(
+                (sub.x.values, sub.density.values)
+                for sub in (panel.sel(time=t) for t in ds.time.values)
+            )
+            ax.set(
+                title=f"{act}, w = {w:g}", xlabel="x", yscale="log", ylim=(1e-4, None), xlim=xlim
+            )
     axes[0, 0].legend(fontsize=7)
     return fig
 

@@ -1,0 +1,130 @@
+"""Figure axes: the interval holding the mass, shared limits of the 2-D panels, and 1-D
+panels limited to where the mass is."""
+
+from statistics import NormalDist
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+
+from meanfield_resnet import figures, plotting
+
+
+def test_mass_interval_of_a_uniform_law_is_its_support():
+    x = np.linspace(-20, 30, 501)  # cells of width 0.1
+    density = np.where((x > 2) & (x < 8), 1 / 6, 0.0)
+    lo, hi = plotting.mass_interval(x, density)
+    assert lo == pytest.approx(2, abs=0.1)
+    assert hi == pytest.approx(8, abs=0.1)
+
+
+def test_mass_interval_of_a_gaussian_leaves_out_the_tail():
+    x = np.linspace(-17, 26, 4301)  # cells of width 0.01, law far from the domain's centre
+    gauss = NormalDist(3.0, 1.5)
+    density = np.array([gauss.pdf(v) for v in x])
+    edge = gauss.inv_cdf(1 - 0.5e-4) - 3.0
+    lo, hi = plotting.mass_interval(x, density, tail=1e-4)
+    assert lo == pytest.approx(3.0 - edge, abs=0.011)
+    assert hi == pytest.approx(3.0 + edge, abs=0.011)
+    # a larger tail gives a narrower interval, and no mass the whole grid
+    assert plotting.mass_interval(x, density, tail=0.05)[1] < hi
+    assert plotting.mass_interval(x, 0 * x) == pytest.approx((-17.005, 26.005))
+
+
+def test_1d_panels_share_the_hull_of_the_mass_on_time_dependent_cells():
+    times = np.array([0.0, 1.0, 2.0])
+    x = np.stack([np.linspace(-17, 26, 200) + 0.3 * t for t in times])
+    density = np.stack(
+        [[NormalDist(3.0 - t, 1.0).pdf(v) for v in row] for t, row in zip(times, x, strict=True)]
+    )
+    ds = xr.Dataset(
+        {"x": (("time", "cell"), x), "density": (("time", "cell"), density)},
+        coords={"time": times},
+    )
+    fig = plotting.densities(ds, "test")
+    limits = {ax.get_xlim() for ax in fig.axes}
+    plt.close(fig)
+    assert len(limits) == 1
+    (lo, hi), edge = limits.pop(), NormalDist().inv_cdf(1 - 0.5e-4)
+    # the mass lies in [1 - edge, 3 + edge]; the axis shows it with a small margin only
+    assert lo < 1 - edge < 3 + edge < hi
+    assert hi - lo < 1.2 * (2 + 2 * edge + 2 * 0.22)
+
+
+def test_1d_panel_of_a_narrow_law_gets_an_inset_at_its_own_scale():
+    times = np.array([0.0, 1.0, 4.0])
+    u = np.linspace(-6, 6, 121)
+    x = np.exp(times)[:, None] * u  # the grid follows a law whose scale grows like e^t
+    density = np.exp(-0.5 * u**2)[None, :] / np.exp(times)[:, None] / np.sqrt(2 * np.pi)
+    ds = xr.Dataset(
+        {"x": (("time", "cell"), x), "density": (("time", "cell"), density)},
+        coords={"time": times},
+    )
+    fig = plotting.densities(ds, "test")
+    insets = [ax.child_axes for ax in fig.axes]
+    plt.close(fig)
+    assert [len(i) for i in insets] == [1, 1, 0]
+    edge = NormalDist().inv_cdf(1 - 0.5e-4)
+    for (inset,), scale in zip(insets[:2], np.exp(times[:2]), strict=True):
+        lo, hi = inset.get_xlim()
+        assert lo < -edge * scale and edge * scale < hi < 1.3 * (edge + 0.1) * scale
+
+
+def _law_2d(times, sx, sy):
+    """Gaussian around (1, 0) with scales sx, sy (one per time) on a grid that follows it,
+    stored like the PDE's densities on (slope, intercept)."""
+    u = np.linspace(-5, 5, 24)
+    x, y = 1.0 + sx[:, None] * u, sy[:, None] * u
+    g = np.exp(-0.5 * u**2)
+    density = g[None, :, None] * g[None, None, :] / (2 * np.pi * sx * sy)[:, None, None]
+    return xr.Dataset(
+        {
+            "density": (("time", "cell_x", "cell_y"), density),
+            "x": (("time", "cell_x"), x),
+            "y": (("time", "cell_y"), y),
+        },
+        coords={"time": times},
+    )
+
+
+def _panels_of(fig):
+    return [ax for ax in fig.axes if ax.get_xlabel() == "slope"]
+
+
+def test_2d_panels_share_limits_covering_every_time():
+    times = np.array([0.0, 1.0, 2.0])
+    # the slope spreads, the intercept concentrates (as in Fig. 6)
+    ds = figures.density_2d_snapshots(_law_2d(times, np.exp(times), np.exp(-times)), times)
+    fig = plotting.densities_2d(ds, "test")
+    panels = _panels_of(fig)
+    assert len(panels) == 3
+    xlims = {ax.get_xlim() for ax in panels}
+    ylims = {ax.get_ylim() for ax in panels}
+    plt.close(fig)
+    assert len(xlims) == 1 and len(ylims) == 1
+    (x0, x1), (y0, y1) = xlims.pop(), ylims.pop()
+    lower, upper = ds.view_lower.values, ds.view_upper.values
+    assert x0 <= lower[:, 0].min() and upper[:, 0].max() <= x1
+    assert y0 <= lower[:, 1].min() and upper[:, 1].max() <= y1
+    # the t = 0 law fills a small part of the common slope range, the t = 2 law of the
+    # intercept range
+    assert (upper[0, 0] - lower[0, 0]) < 0.2 * (x1 - x0)
+    assert (upper[2, 1] - lower[2, 1]) < 0.2 * (y1 - y0)
+
+
+def test_2d_panel_of_a_concentrated_law_gets_an_inset_at_its_own_scale():
+    times = np.array([0.0, 1.0, 3.0])
+    scale = np.exp(-times)  # concentrates on both axes (as in Fig. 8)
+    ds = figures.density_2d_snapshots(_law_2d(times, scale, scale), times)
+    fig = plotting.densities_2d(ds, "test", marker=(1.0, 0.0))
+    insets = [ax.child_axes for ax in _panels_of(fig)]
+    plt.close(fig)
+    assert [len(i) for i in insets] == [0, 0, 1]
+    (inset,) = insets[2]
+    assert inset.get_xlim() == pytest.approx(
+        (ds.view_lower.values[2, 0], ds.view_upper.values[2, 0])
+    )
+    assert inset.get_ylim() == pytest.approx(
+        (ds.view_lower.values[2, 1], ds.view_upper.values[2, 1])
+    )
