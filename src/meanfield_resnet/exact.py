@@ -58,7 +58,7 @@ def cell_masses(
 ) -> np.ndarray:
     """Exact mass of each cell [e_i, e_{i+1}] of the 1-D Vlasov solution at time t."""
     back = characteristic(activation, w, b, edges, -t)
-    return initial.axis_cdf_weights(0, back).sum(axis=0)
+    return initial.axis_cdf_weights(0, back).mean(axis=0)  # mean over the kernels of a KDE
 
 
 def density(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import exact
+from . import exact, ledger
 
 
 def _histogram(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -257,5 +257,19 @@ FIGURES = {
 
 
 def build(name: str, inputs: dict, config) -> tuple[xr.Dataset, tuple[str, dict]]:
-    """Figure dataset and (plotting function name, keyword arguments) of figure ``name``."""
-    return FIGURES[name]["build"](inputs, config)
+    """Figure dataset and (plotting function name, keyword arguments) of figure ``name``;
+    the attribute ``verification`` holds the ledger lines of its experiments (from the
+    ``verification`` inputs, where given)."""
+    ds, how = FIGURES[name]["build"](inputs, config)
+    rows = inputs.get("verification", {})
+    if rows:
+        table = ledger.ledger_table([rows[k] for k in sorted(rows)])
+        lines = [ledger.caption_line(row) for _, row in table.iterrows()]
+        ds.attrs["verification"] = "\n".join(line for line in lines if line)
+    return ds, how
+
+
+def experiments(name: str) -> list[str]:
+    """The experiments whose outputs figure ``name`` draws."""
+    spec = FIGURES[name]
+    return sorted({e for stage in ("particles", "pde", "moments") for e in spec.get(stage, [])})

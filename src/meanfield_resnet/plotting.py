@@ -221,9 +221,13 @@ def fitting(ds: xr.Dataset):
     return fig
 
 
-def save(fig, png: str, pdf: str) -> None:
-    fig.savefig(png, dpi=150)
-    fig.savefig(pdf)
+def save(fig, png: str, pdf: str, footer: str | None = None) -> None:
+    """Write the figure; ``footer`` (the experiments' lines of the verification ledger) is
+    set in small type under the axes."""
+    if footer:
+        fig.text(0.0, 0.0, footer, fontsize=7, color="0.25", ha="left", va="top")
+    fig.savefig(png, dpi=150, bbox_inches="tight")
+    fig.savefig(pdf, bbox_inches="tight")
     plt.close(fig)
 
 
