@@ -47,3 +47,16 @@ def test_same_config_and_seed_give_identical_data(config_dict):
     a = pipeline.regression_dataset(settings)
     b = pipeline.regression_dataset(validate_config(config_dict))
     xr.testing.assert_identical(a, b)
+
+
+def test_positions_carry_the_data_unit_and_densities_its_inverse(config_dict):
+    config_dict["experiments"]["fig4_tanh"]["unit"] = "m"
+    settings = validate_config(config_dict)
+    data = {"vehicles": pipeline.vehicles_dataset(settings)}
+    exp = settings.experiments["fig4_tanh"]
+    pde = pipeline.pde_dataset(settings, exp, data)
+    assert pde["x"].attrs["units"] == "m" and pde["dx"].attrs["units"] == "m"
+    assert pde["density"].attrs["units"] == "m-1"
+    moments = pipeline.moments_dataset(settings, exp, data, None, pde)
+    assert moments["mean"].attrs["units"] == "m" and moments["variance"].attrs["units"] == "m2"
+    assert moments["time"].attrs["units"] == "1"

@@ -97,6 +97,25 @@ def describe(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+# variables measured in the data's unit, its square, and its inverse (per axis)
+_LENGTH = ("state", "x", "y", "dx", "dy", "lower", "upper", "m1", "mean", "w1", "w1_to_target")
+_SQUARE = ("m2", "variance", "energy", "diffusion")
+_INVERSE = ("density", "min_density", "target_density", "particle_density", "exact_density")
+
+
+def with_unit(ds: xr.Dataset, unit: str, dimension: int = 1) -> xr.Dataset:
+    """Set the CF units of the variables that carry the data's unit: positions and moments
+    ``unit``, second moments and K ``unit``², densities ``unit``^-d (all "1" when the data
+    are dimensionless)."""
+    dimensionless = unit in ("", "1")
+    for names, power in ((_LENGTH, "1"), (_SQUARE, "2"), (_INVERSE, f"-{dimension}")):
+        text = "1" if dimensionless else unit + ("" if power == "1" else power)
+        for name in names:
+            if name in ds.variables:
+                ds[name].attrs["units"] = text
+    return ds
+
+
 def provenance(
     ds: xr.Dataset, title: str, config: dict | None = None, seed=None, **extra
 ) -> xr.Dataset:

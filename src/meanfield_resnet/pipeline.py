@@ -94,7 +94,7 @@ def particles_dataset(
     )
     kind = "stochastic ResNet (Euler-Maruyama)" if k is not None else "ResNet (explicit Euler)"
     return io.provenance(
-        ds,
+        io.with_unit(ds, exp.unit, exp.dimension),
         f"{kind}: experiment {exp.name}",
         exp.raw,
         config.seed,
@@ -169,7 +169,7 @@ def pde_dataset(
         )
         ds["d" + name] = ("time", width / frame.cells[r])
     return io.provenance(
-        ds,
+        io.with_unit(ds, exp.unit, exp.dimension),
         f"Mean-field Vlasov solution: experiment {exp.name}",
         exp.raw,
         config.seed,
@@ -222,7 +222,7 @@ def _fokker_planck_dataset(config, exp, data, log):
         ds["target_density"] = (("time", "cell"), sol.target_density)
         ds["w1_to_target"] = ("time", sol.w1_to_target)
     return io.provenance(
-        ds,
+        io.with_unit(ds, exp.unit, exp.dimension),
         f"Fokker-Planck solution: experiment {exp.name}",
         exp.raw,
         config.seed,
@@ -289,7 +289,11 @@ def moments_dataset(
         ds["standard_error"] = (("moment", "axis", "time"), errors)
         ds.coords["moment"] = list(NAMES)
     return io.provenance(
-        ds, f"Moments: experiment {exp.name}", exp.raw, config.seed, experiment=exp.name
+        io.with_unit(ds, exp.unit, exp.dimension),
+        f"Moments: experiment {exp.name}",
+        exp.raw,
+        config.seed,
+        experiment=exp.name,
     )
 
 

@@ -148,6 +148,11 @@ class Experiment:
         return self.segments[0].bias
 
     @property
+    def unit(self) -> str:
+        """Unit of the data x ("1" when dimensionless)."""
+        return self.raw.get("unit", "1")
+
+    @property
     def fits_target(self) -> bool:
         return self.diffusion is not None and self.diffusion["kind"] == "fit_target"
 
