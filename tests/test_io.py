@@ -59,4 +59,3 @@ def test_positions_carry_the_data_unit_and_densities_its_inverse(config_dict):
     assert pde["density"].attrs["units"] == "m-1"
     moments = pipeline.moments_dataset(settings, exp, data, None, pde)
     assert moments["mean"].attrs["units"] == "m" and moments["variance"].attrs["units"] == "m2"
-    assert moments["time"].attrs["units"] == "1"
