@@ -3,6 +3,7 @@ from pathlib import Path
 
 import meanfield_resnet
 from meanfield_resnet.figures import FIGURES
+from meanfield_resnet.figures import experiments as figure_experiments
 from meanfield_resnet.settings import validate_config
 
 # Stops the run before any job with a message naming the offending key.
@@ -42,6 +43,9 @@ def get_figure_inputs(wildcards):
     inputs = {"data": DATA}
     for stage in ("particles", "pde", "moments"):
         inputs[stage] = [f"results/{stage}/{e}.nc" for e in spec.get(stage, [])]
+    inputs["verification"] = [
+        f"results/verification/{e}.nc" for e in figure_experiments(wildcards.figure)
+    ]
     return inputs
 
 

@@ -1,7 +1,7 @@
 rule figure:
     input:
         unpack(get_figure_inputs),
-        code=package_sources("figures", "plotting"),
+        code=package_sources("figures", "plotting", "ledger"),
     output:
         png=report(
             "results/figures/{figure}.png",

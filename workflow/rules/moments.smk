@@ -1,9 +1,10 @@
 rule moments:
     input:
         unpack(get_moment_inputs),
-        code=package_sources("pipeline", "moments", "exact"),
+        code=package_sources("pipeline", "moments", "exact", "verification"),
     output:
-        "results/moments/{experiment}.nc",
+        moments="results/moments/{experiment}.nc",
+        verification="results/verification/{experiment}.nc",
     log:
         "results/logs/moments/{experiment}.log",
     conda:
@@ -12,3 +13,22 @@ rule moments:
         settings=get_experiment_settings,
     script:
         "../scripts/moments.py"
+
+
+rule verification_table:
+    input:
+        expand("results/verification/{experiment}.nc", experiment=MOMENT_EXPERIMENTS),
+        code=package_sources("ledger"),
+    output:
+        csv=report(
+            "results/tables/verification.csv",
+            caption="../report/verification.rst",
+            category="Verification",
+        ),
+        md="results/tables/verification.md",
+    log:
+        "results/logs/tables/verification.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/verification_table.py"

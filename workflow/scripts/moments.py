@@ -1,10 +1,16 @@
-from meanfield_resnet import io, jobs, pipeline
+from meanfield_resnet import io, jobs, pipeline, verification
 
 log, settings = jobs.start(snakemake)  # noqa: F821
-inp = snakemake.input  # noqa: F821
+inp, out = snakemake.input, snakemake.output  # noqa: F821
 exp = settings.experiments[snakemake.wildcards.experiment]  # noqa: F821
 particles = io.read(inp.particles) if "particles" in inp.keys() else None
 pde = io.read(inp.pde) if "pde" in inp.keys() else None
-ds = pipeline.moments_dataset(settings, exp, jobs.load_data(inp.data), particles, pde)
-io.write(ds, snakemake.output[0])  # noqa: F821
-log.info("wrote %s with sources %s", snakemake.output[0], list(ds.source.values))  # noqa: F821
+data = jobs.load_data(inp.data)
+ds = pipeline.moments_dataset(settings, exp, data, particles, pde)
+io.write(ds, out.moments)
+log.info("wrote %s with sources %s", out.moments, list(ds.source.values))
+layers = int(particles.attrs["layers"]) if particles is not None else None
+ledger = verification.verification_dataset(exp, data, pde, ds, layers)
+io.write(io.provenance(ledger, f"Verification: experiment {exp.name}"), out.verification,
+         missing_ok=True)  # fmt: skip
+log.info("verification of %s:\n%s", exp.name, ledger.to_dataframe().to_string())
