@@ -33,11 +33,14 @@ degenerates to upwinding where K → 0 (the ends of a fitted uniform target).
 **Time: θ-scheme, positive.** (I - θΔt A_{n+1}) g^{n+1} = (I + (1-θ)Δt A_n) g^n with A_n,
 A_{n+1} the operator at the two ends of the step. The off-diagonals of A are ≥ 0 and its
 columns sum to zero, so I - θΔt A is an M-matrix (inverse ≥ 0) and mass is conserved to
-round-off; the right-hand side is ≥ 0 when (1-θ)Δt max|A_ii| ≤ 1, which bounds every step
-for θ < 1. θ = 1/2 (Crank-Nicolson) is second order, and under that bound it damps the
-stiffest modes by at least 3x a step (no ringing from a discontinuous initial law); θ = 1
-(backward Euler) is first order and needs no bound. Steps are at most ``time_step`` and land
-exactly on the output times. All steps between two output times run in one compiled call.
+round-off; the right-hand side is ≥ 0 when (1-θ)Δt max|A_ii| ≤ 1. θ = 1/2 (Crank-Nicolson,
+second order) starts with four backward-Euler half steps (Rannacher's start: they damp the
+high frequencies of a discontinuous initial law, which Crank-Nicolson alone carries along
+undamped); a step whose result has a negative value is redone under the bound above, where
+it is positive whatever the data, so every step is positive. θ = 1 (backward Euler) is first
+order and always positive. Steps are at most ``time_step`` (and, on a moving frame, move
+the frame by at most ``frame_step`` of its scale) and land exactly on the output times; all
+steps between two output times run in compiled calls.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ from .activations import activation_code, sigma, sigma_numpy
 from .diffusion import Diffusion, evaluate
 from .distributions import Distribution
 from .moments import w1_cdf
+from .progress import Progress
+
+CHUNK = 50_000  # steps per compiled call (progress is logged between calls)
+SMOOTHING_STEPS = 4  # backward-Euler half steps that start a θ < 1 run (Rannacher)
 
 
 @dataclass
@@ -61,8 +68,8 @@ class FokkerPlanckProblem:
 
     ``frame`` "moving" (the grid follows the law's mean and spread, ``frame_width`` standard
     deviations either side; it moves by at most ``frame_step`` of its scale per step) or
-    "fixed" (``domain``, or :func:`default_domain`). ``time_step`` bounds every step; θ < 1
-    steps are also bounded for positivity. ``target`` is the fitted
+    "fixed" (``domain``, or :func:`default_domain`). ``time_step`` bounds every step (a step
+    that would turn negative is redone shorter). ``target`` is the fitted
     steady state, if any (its W1 distance is recorded)."""
 
     activation: str
@@ -74,7 +81,7 @@ class FokkerPlanckProblem:
     domain: tuple[float, float] | None = None
     frame_width: float = 7.0
     frame_step: float = 0.05
-    time_step: float = 0.01
+    time_step: float = 0.0025
     theta: float = 0.5
     mass_tolerance: float = 1e-10
     target: Distribution | None = None
@@ -210,45 +217,70 @@ def frame_rates(code, w, b, k_args, g, centre, scale):
 
 
 @jit
-def theta_steps(code, w, b, k_args, moving, dt_max, frame_step, theta, duration, g, frame, work):
-    """Advance g (mass per reference cell width) and the frame (centre, scale) by
-    ``duration`` with θ-steps of at most dt_max, each also bounded by the positivity of the
-    explicit part and, on a moving frame, by |ρ| Δt ≤ frame_step and |c'| Δt ≤ frame_step
-    std (the frame moves little within a step); returns the number of steps. ``work`` holds
-    8 arrays of size n."""
+def _theta_try(code, w, b, k_args, moving, state, rates, dt, theta, g, work, new):
+    """One θ-step of size dt from g (operator A_0 in work[:3]) into ``new``, the frame moved
+    to t + dt; returns whether ``new`` is non-negative."""
     lower0, diag0, upper0, lower1, diag1, upper1, rhs, c = work
+    if moving:
+        centre, scale = state[0] + rates[0] * dt, state[1] * math.exp(rates[1] * dt)
+        operator(code, w, b, k_args, centre, scale, rates[0], rates[1], lower1, diag1, upper1)
+        theta_step(g, lower0, diag0, upper0, lower1, diag1, upper1, dt, theta, new, rhs, c)
+    else:
+        theta_step(g, lower0, diag0, upper0, lower0, diag0, upper0, dt, theta, new, rhs, c)
+    top, low = 0.0, 0.0
+    for i in range(new.size):
+        top, low = max(top, new[i]), min(low, new[i])
+    return low >= -1e-14 * top
+
+
+@jit
+def theta_steps(
+    code, w, b, k_args, moving, dt_max, frame_step, theta, duration, max_steps, g, state, work
+):
+    """Advance g (mass per reference cell width) and ``state`` = (centre, scale, smoothing
+    steps left) by ``duration`` with θ-steps of at most dt_max, at most ``max_steps`` of
+    them; returns (steps taken, time left). ``work`` holds 8 arrays of size n.
+
+    The first steps (state[2] of them) are backward-Euler steps of half size (Rannacher's
+    start: they damp the high frequencies of a discontinuous initial law, which
+    Crank-Nicolson alone would carry along undamped). On a moving frame, |ρ| Δt ≤ frame_step
+    and |c'| Δt ≤ frame_step std. A step whose result has a negative value is redone with
+    (1-θ) Δt max|A_ii| ≤ 1, under which the step is positive whatever the data."""
+    lower0, diag0, upper0 = work[0], work[1], work[2]
     new = np.empty_like(g)
+    rates = np.zeros(2)
     steps = 0
     left = duration
-    while left > 1e-13 * max(1.0, duration):
-        centre, scale = frame[0], frame[1]
-        c_rate, s_rate, speed = 0.0, 0.0, 0.0
+    while left > 1e-13 * max(1.0, duration) and steps < max_steps:
+        speed = 0.0
         if moving:
-            c_rate, s_rate, std = frame_rates(code, w, b, k_args, g, centre, scale)
-            speed = max(abs(s_rate), abs(c_rate) / std)
-        operator(code, w, b, k_args, centre, scale, c_rate, s_rate, lower0, diag0, upper0)
+            rates[0], rates[1], std = frame_rates(code, w, b, k_args, g, state[0], state[1])
+            speed = max(abs(rates[1]), abs(rates[0]) / std)
+        operator(code, w, b, k_args, state[0], state[1], rates[0], rates[1], lower0, diag0,
+                 upper0)  # fmt: skip
+        th = theta
         dt = min(dt_max, left)
+        if state[2] > 0:
+            th, dt = 1.0, min(dt, 0.5 * dt_max)
         if speed * dt > frame_step:
             dt = frame_step / speed
-        if theta < 1.0:
+        if dt >= left * (1.0 - 1e-12):
+            dt = left
+        positive = _theta_try(code, w, b, k_args, moving, state, rates, dt, th, g, work, new)
+        if not positive and th < 1.0:
             stiff = 0.0
             for i in range(g.size):
                 stiff = max(stiff, -diag0[i])
-            if stiff > 0.0:
-                dt = min(dt, 1.0 / ((1.0 - theta) * stiff))
-        if dt >= left * (1.0 - 1e-12):
-            dt = left
+            dt = min(dt, 1.0 / ((1.0 - th) * stiff))
+            _theta_try(code, w, b, k_args, moving, state, rates, dt, th, g, work, new)
         if moving:
-            frame[0] = centre + c_rate * dt
-            frame[1] = scale * math.exp(s_rate * dt)
-            operator(code, w, b, k_args, frame[0], frame[1], c_rate, s_rate, lower1, diag1, upper1)
-            theta_step(g, lower0, diag0, upper0, lower1, diag1, upper1, dt, theta, new, rhs, c)
-        else:
-            theta_step(g, lower0, diag0, upper0, lower0, diag0, upper0, dt, theta, new, rhs, c)
+            state[0] += rates[0] * dt
+            state[1] *= math.exp(rates[1] * dt)
+        state[2] = max(state[2] - 1.0, 0.0)
         g[:] = new
         left -= dt
         steps += 1
-    return steps
+    return steps, left
 
 
 def default_domain(problem: FokkerPlanckProblem, law, final_time: float) -> np.ndarray:
@@ -290,13 +322,20 @@ def initial_frame(problem: FokkerPlanckProblem, law, final_time: float) -> np.nd
     return np.array([0.5 * (lo + hi), half * problem.cells / (2.0 * inside)])
 
 
+def estimate_steps(problem: FokkerPlanckProblem, final_time: float) -> float:
+    """Steps to final_time: T / time_step (more where a fast frame or a positivity fallback
+    shortens steps, which happens in short transients)."""
+    return final_time / problem.time_step + SMOOTHING_STEPS
+
+
 @subnormals_flushed()
 def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPlanckSolution:
     """Solve from the cell averages of ``law`` to each output time; raise on non-finite
     values, negative density, or mass at the boundary of the grid."""
     n = int(problem.cells)
     times = np.asarray(output_times, dtype=float)
-    frame = initial_frame(problem, law, float(times[-1]))
+    smoothing = SMOOTHING_STEPS if problem.theta < 1.0 else 0
+    frame = np.append(initial_frame(problem, law, float(times[-1])), smoothing)
     reference = np.linspace(-1.0, 1.0, n + 1)
     g = law.cell_probabilities([frame[0] + frame[1] * reference]) * (n / 2.0)  # mass / unit ξ
     if problem.frame == "fixed" and np.any(problem.diffusion(frame[0] + frame[1] * reference) < 0):
@@ -305,9 +344,13 @@ def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPl
     args = (problem.code, float(problem.weight), float(problem.bias), problem.diffusion.args)
     args += (problem.frame == "moving", problem.time_step, problem.frame_step, problem.theta)
     work = tuple(np.empty(n) for _ in range(8))
-    out, t, steps = [], 0.0, 0
+    out, t, steps, progress = [], 0.0, 0, Progress(log)
     for t_out in times:
-        steps += theta_steps(*args, t_out - t, g, frame, work)
+        left = t_out - t
+        while left > 1e-13 * max(1.0, t_out - t):
+            taken, left = theta_steps(*args, left, CHUNK, g, frame, work)
+            steps += taken
+            progress.report(t_out - left, t_out, steps)
         t = t_out
         edges = frame[0] + frame[1] * reference
         tolerance = None if natural_ends else problem.mass_tolerance
@@ -319,8 +362,11 @@ def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPl
 
 
 def _check(masses, edges, t, steps, tolerance, frame) -> dict:
-    if not np.all(np.isfinite(masses)):
-        raise FloatingPointError(f"Fokker-Planck solution not finite at t = {t:g}")
+    if not (np.all(np.isfinite(masses)) and np.all(np.isfinite(edges))):
+        raise FloatingPointError(
+            f"Fokker-Planck solution not finite at t = {t:g} (grid [{edges[0]:.3g}, "
+            f"{edges[-1]:.3g}]): the law left the range of double precision"
+        )
     mass = float(masses.sum())
     low = float(masses.min())
     if low < -1e-14 * float(masses.max()):

@@ -121,7 +121,14 @@ def _vlasov_2d_error(n):
 
 def _fokker_planck_error(n, frame="moving"):
     problem = fokker_planck.FokkerPlanckProblem(
-        "identity", -1.0, 0.0, diffusion.constant(1.0), n, frame=frame, domain=(-8.0, 14.0)
+        "identity",
+        -1.0,
+        0.0,
+        diffusion.constant(1.0),
+        n,
+        frame=frame,
+        domain=(-8.0, 14.0),
+        time_step=2.0 / n,
     )
     sol = fokker_planck.solve(problem, UNIFORM, [0.0, 1.0])
     edges = sol.edges(-1)

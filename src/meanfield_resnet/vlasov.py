@@ -46,6 +46,7 @@ from . import exact
 from . import finite_volume as fv
 from ._jit import subnormals_flushed
 from .activations import activation_code, sigma_slope_bound
+from .progress import Progress
 
 
 @dataclass
@@ -259,6 +260,19 @@ def _stage_geometry(problem, geometry) -> tuple:
     return (problem.code, problem.dimension, *first, *last, problem.frame.moving)
 
 
+def _check_box(lower, upper, t):
+    """Refuse a box narrower than the round-off of its position, or not finite: the law has
+    contracted to (or diverged beyond) what double precision resolves."""
+    width = upper - lower
+    floor = 64 * np.finfo(float).eps * np.maximum(np.abs(lower), np.abs(upper))
+    if not (np.all(np.isfinite(width)) and np.all(width > floor)):
+        raise FloatingPointError(
+            f"the grid box collapsed at t = {t:g} (width {width.tolist()} at "
+            f"{lower.tolist()}): the law has contracted below the round-off of its position "
+            "(use a shorter final_time, or pde.frame: fixed with a pde.domain)"
+        )
+
+
 def _check_cfl(worst, t):
     if worst > 1.0 + 1e-9:
         raise FloatingPointError(
@@ -317,6 +331,17 @@ class VlasovSolution:
     reference_centres: list[np.ndarray]
 
 
+def estimate_steps(problem: VlasovProblem, initial_mass: np.ndarray, final_time: float):
+    """Steps to final_time at the step size of t = 0 (an estimate: the step changes as the
+    velocities on the grid do)."""
+    frame = problem.frame
+    g = np.asarray(initial_mass, dtype=float) / np.prod([1.0 / n for n in frame.cells])
+    g = np.ascontiguousarray(g.reshape(-1, frame.cells[-1]))
+    lower, upper = frame.lower.astype(float), frame.upper.astype(float)
+    dt = _step_size(problem, g, 0.0, lower, upper, float(initial_mass.sum()))
+    return final_time / dt
+
+
 @subnormals_flushed()
 def solve(
     problem: VlasovProblem, initial_mass: np.ndarray, output_times, log=None
@@ -338,20 +363,22 @@ def solve(
         )
     work = [np.empty_like(state[0]) for _ in range(3)]
     stops = sorted({float(s.until) for s in problem.segments if np.isfinite(s.until)})
-    t, steps, out = 0.0, 0, []
+    t, steps, out, progress = 0.0, 0, [], Progress(log)
     for t_out in np.asarray(output_times, dtype=float):
         while _short_of(t, t_out):
             dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
-            if problem.fixed_geometry:  # every step to nxt in one compiled call
+            if problem.fixed_geometry:  # the steps to nxt in compiled calls of CHUNK steps
                 dts, t_next = _steps_until(t, dt, nxt)
                 state = _ssp_rk3_steps(problem, state, t, dts, mass0, work)
                 t, steps = t_next, steps + dts.size
-                continue
-            dt = min(dt, nxt - t)
-            state = _ssp_rk3(problem, state, t, dt, mass0, work)
-            t = _advanced(t, dt, nxt)
-            steps += 1
+            else:
+                dt = min(dt, nxt - t)
+                state = _ssp_rk3(problem, state, t, dt, mass0, work)
+                t = _advanced(t, dt, nxt)
+                steps += 1
+                _check_box(state[1], state[2], t)
+            progress.report(t, t_out, steps)
         g, lower, upper = state[0].reshape(frame.cells), state[1], state[2]
         out.append(_record(problem, g, lower, upper, t, steps, mass0, cell))
         if log is not None:
@@ -386,11 +413,15 @@ def _advanced(t, dt, nxt):
     return t + dt if _short_of(t + dt, nxt) else nxt
 
 
+CHUNK = 20_000  # steps per compiled call of a fixed frame (progress is logged between calls)
+
+
 def _steps_until(t, dt, nxt):
-    """The step sizes from t to nxt with steps of at most dt (the last one cut), and the
-    time reached: the same steps, to the bit, as one step at a time."""
+    """The step sizes from t towards nxt with steps of at most dt (the last one cut), at
+    most CHUNK of them, and the time reached: the same steps, to the bit, as one step at a
+    time."""
     dts = []
-    while _short_of(t, nxt):
+    while _short_of(t, nxt) and len(dts) < CHUNK:
         dts.append(min(dt, nxt - t))
         t = _advanced(t, dts[-1], nxt)
     return np.array(dts), t
