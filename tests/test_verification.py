@@ -45,7 +45,7 @@ def test_default_ledger_is_within_its_thresholds(default_run):
     for column, limit in ledger.THRESHOLDS.items():
         values = table[column].dropna()
         assert (values <= limit).all(), (column, values[values > limit])
-    assert (table.min_density.dropna() >= 0).all()
+    assert (table.min_density.dropna() >= -1e-14).all()  # round-off in the far tails
     assert table.loc["fig9_fokker_planck", "euler_bias_removed"]
 
 

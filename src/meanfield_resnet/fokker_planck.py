@@ -55,7 +55,7 @@ from ._jit import jit, subnormals_flushed
 from .activations import activation_code, sigma, sigma_numpy
 from .diffusion import Diffusion, evaluate
 from .distributions import Distribution
-from .moments import w1_cdf
+from .moments import check_projection, w1_cdf
 from .progress import Progress
 
 CHUNK = 50_000  # steps per compiled call (progress is logged between calls)
@@ -337,7 +337,10 @@ def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPl
     smoothing = SMOOTHING_STEPS if problem.theta < 1.0 else 0
     frame = np.append(initial_frame(problem, law, float(times[-1])), smoothing)
     reference = np.linspace(-1.0, 1.0, n + 1)
-    g = law.cell_probabilities([frame[0] + frame[1] * reference]) * (n / 2.0)  # mass / unit ξ
+    edges = frame[0] + frame[1] * reference
+    g = law.cell_probabilities([edges])
+    check_projection(law.mean(), law.variance(), [g], [edges])
+    g *= n / 2.0  # mass per unit ξ
     if problem.frame == "fixed" and np.any(problem.diffusion(frame[0] + frame[1] * reference) < 0):
         raise ValueError("diffusion K(x) is negative on the domain")
     natural_ends = problem.target is not None and problem.target.kind == "uniform"

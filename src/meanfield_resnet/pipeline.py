@@ -10,7 +10,13 @@ import numpy as np
 import xarray as xr
 
 from . import datasets, diffusion, distributions, exact, fokker_planck, io, network, vlasov
-from .moments import NAMES, grid_moments, particle_moments, particle_standard_errors
+from .moments import (
+    NAMES,
+    check_projection,
+    grid_moments,
+    particle_moments,
+    particle_standard_errors,
+)
 from .settings import Config, Experiment
 
 
@@ -138,7 +144,10 @@ def pde_dataset(
         return _fokker_planck_dataset(config, exp, data, log)
     law = initial_law(exp, data)
     frame = _frame(exp, law)
-    masses = law.cell_probabilities([frame.edges(r) for r in range(exp.dimension)])
+    edges = [frame.edges(r) for r in range(exp.dimension)]
+    masses = law.cell_probabilities(edges)
+    marginals = [masses] if exp.dimension == 1 else [masses.sum(axis=1), masses.sum(axis=0)]
+    check_projection(law.mean(), law.variance(), marginals, edges)
     problem = vlasov.VlasovProblem(
         exp.activation,
         exp.segments,
