@@ -24,6 +24,7 @@ from ._jit import jit, subnormals_flushed
 from .activations import activation_code, sigma_inplace
 from .diffusion import Diffusion, evaluate
 
+OVERFLOW = 1e100  # |x| beyond this is divergence, not data
 BLOCK = 1024  # particles per tile: each tile runs the layer loop in cache (vectorises)
 
 
@@ -152,8 +153,11 @@ def simulate(
                 rng.standard_normal(out=noise)
             advance_layer(x, code, weights[k], bias, dt, noise, *kargs)
             k += 1
-        if not np.all(np.isfinite(x)):
-            raise FloatingPointError(f"network state not finite at layer {k} (t = {k * dt:g})")
+        if not np.all(np.isfinite(x)) or np.abs(x).max() > OVERFLOW:
+            raise FloatingPointError(
+                f"network state not finite or beyond {OVERFLOW:g} at layer {k} (t = {k * dt:g}):"
+                " the layers diverge"
+            )
         out[j] = x
         if log is not None:
             log(f"layer {k}/{layers} (t = {k * dt:g})")

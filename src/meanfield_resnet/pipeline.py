@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from . import datasets, diffusion, distributions, exact, fokker_planck, io, network, vlasov
+from .activations import activation_code, sigma_slope_bound
 from .moments import (
     NAMES,
     check_projection,
@@ -18,6 +19,37 @@ from .moments import (
     particle_standard_errors,
 )
 from .settings import Config, Experiment
+
+# Seconds per unit of work, measured on the 2-core machine the project is developed on (an
+# order of magnitude: the estimate is logged before a job starts, and refused above the
+# limit ``limits.job_seconds``).
+SECONDS_PER = {
+    "vlasov cell-stage": 6e-9,
+    "vlasov stage driven from Python": 1.5e-4,
+    "fokker-planck cell-step": 1e-7,
+    "particle-layer": 3e-9,
+    "stochastic particle-layer": 2e-8,
+}
+JOB_SECONDS = 7200.0
+
+
+class CostError(RuntimeError):
+    """A job whose estimated cost exceeds ``limits.job_seconds``."""
+
+
+def check_cost(config: Config, exp: Experiment, what: str, seconds: float, detail: str,
+               keys: str, log=None) -> None:  # fmt: skip
+    """Log the estimate; refuse it above ``limits.job_seconds`` (naming the keys that drive
+    it and how to raise the limit)."""
+    limit = float(config.raw.get("limits", {}).get("job_seconds", JOB_SECONDS))
+    text = f"experiment {exp.name}: {what} estimated at {seconds:.3g} s ({detail})"
+    if log is not None:
+        log(f"cost estimate: {text}")
+    if seconds > limit:
+        raise CostError(
+            f"{text}, above limits.job_seconds = {limit:g}: reduce {keys}, or raise "
+            "limits.job_seconds in the config to run it anyway"
+        )
 
 
 def vehicles_dataset(config: Config) -> xr.Dataset:
@@ -82,6 +114,11 @@ def particles_dataset(
     else:
         record = np.round(exp.output_times / dt).astype(int)
     k, segments = diffusion_and_bias(exp, data)
+    rate = SECONDS_PER["stochastic particle-layer" if k is not None else "particle-layer"]
+    work = x0.size * layers
+    check_cost(config, exp, "the network", work * rate, f"{x0.shape[0]} particles x {layers} "
+               "layers", "particles.count or particles.layers", log)  # fmt: skip
+    _warn_unstable_layers(exp, segments, dt, log)
     states = network.simulate(
         x0,
         exp.activation,
@@ -98,6 +135,10 @@ def particles_dataset(
         {"state": (("time", "particle", "axis"), states)},
         coords={"time": record * dt, "axis": np.arange(exp.dimension)},
     )
+    growth = float(np.abs(states[-1]).max()) / max(float(np.abs(x0).max()), 1e-300)
+    if growth > 1e6 and log is not None:
+        log(f"warning: experiment {exp.name}: the data grew by a factor {growth:.3g} through "
+            "the network (the layers amplify; check weight, bias and final_time)")  # fmt: skip
     kind = "stochastic ResNet (Euler-Maruyama)" if k is not None else "ResNet (explicit Euler)"
     return io.provenance(
         io.with_unit(ds, exp.unit, exp.dimension),
@@ -108,6 +149,18 @@ def particles_dataset(
         layer_step=dt,
         layers=layers,
     )
+
+
+def _warn_unstable_layers(exp, segments, dt, log) -> None:
+    """The explicit Euler layers amplify where dt ‖W‖ sup|σ'| > 2 (|1 + dt λ| > 1 for a
+    contracting λ): the network's states then oscillate and grow where the neural ODE's
+    decay. That is the network's real behaviour; say so."""
+    slope = sigma_slope_bound(activation_code(exp.activation))
+    worst = max(dt * float(np.abs(s.weight).sum(axis=1).max()) * slope for s in segments)
+    if worst > 2.0 and log is not None:
+        log(f"warning: experiment {exp.name}: dt ||W|| sup|σ'| = {worst:.3g} > 2, the explicit "
+            "Euler layers are unstable: the network diverges where the mean-field ODE "
+            "contracts (more particles.layers make it stable)")  # fmt: skip
 
 
 def _frame(exp: Experiment, law) -> vlasov.Frame:
@@ -157,6 +210,14 @@ def pde_dataset(
         frame_step=exp.pde["frame_step"],
         mass_tolerance=exp.pde["mass_tolerance"],
     )
+    steps = vlasov.estimate_steps(problem, masses, exp.final_time)
+    cells = int(np.prod(frame.cells))
+    seconds = 3 * steps * cells * SECONDS_PER["vlasov cell-stage"] * exp.dimension
+    if not problem.fixed_geometry:
+        seconds += 3 * steps * SECONDS_PER["vlasov stage driven from Python"]
+    check_cost(config, exp, "the Vlasov solve", seconds, f"about {steps:.3g} steps of "
+               f"{cells} cells", "pde.cells, or the step count (|weight| sets the velocities)",
+               log)  # fmt: skip
     sol = vlasov.solve(problem, masses, exp.output_times, log=log)
     dims = ("cell",) if exp.dimension == 1 else ("cell_x", "cell_y")
     ds = xr.Dataset(
@@ -215,6 +276,10 @@ def fokker_planck_problem(exp: Experiment, data) -> fokker_planck.FokkerPlanckPr
 
 def _fokker_planck_dataset(config, exp, data, log):
     problem = fokker_planck_problem(exp, data)
+    steps = fokker_planck.estimate_steps(problem, exp.final_time)
+    seconds = steps * problem.cells * SECONDS_PER["fokker-planck cell-step"]
+    check_cost(config, exp, "the Fokker-Planck solve", seconds, f"about {steps:.3g} steps of "
+               f"{problem.cells} cells", "pde.cells or raise pde.time_step", log)  # fmt: skip
     sol = fokker_planck.solve(problem, initial_law(exp, data), exp.output_times, log=log)
     ds = xr.Dataset(
         {
