@@ -1,8 +1,11 @@
 """The workflow itself: lint, dry run, a bad config stopping it, and the .test run."""
 
+import os
 import shutil
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,33 @@ def run(args, cwd, timeout=900):
     return subprocess.run(
         SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+def job_table(output: str) -> dict[str, int]:
+    """The "Job stats:" table of a (dry) run's output as {rule: number of jobs}; empty when
+    the output has none (nothing to be done)."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == "Job stats:"]
+    if not starts:
+        return {}
+    header, rule = lines[starts[0] + 1].split(), lines[starts[0] + 2].split()
+    assert header == ["job", "count"] and all(set(r) == {"-"} for r in rule), output
+    table = {}
+    for line in lines[starts[0] + 3 :]:
+        name, count = line.split()
+        if name == "total":
+            assert int(count) == sum(table.values()), output
+            return table
+        table[name] = int(count)
+    raise AssertionError(f"job table without a total:\n{output}")
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    """The job table of a dry run in workdir."""
+    res = run(["-n", "--cores", "1", "--quiet", "rules", *args], workdir)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    return job_table(out)
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +71,16 @@ def test_lint(workdir):
 
 
 def test_dry_run_lists_every_stage(workdir):
-    res = run(["-n", "--cores", "1"], workdir)
-    assert res.returncode == 0, res.stderr
-    for rule in ("data", "particles", "pde", "moments", "figure", "table1"):
-        assert rule in res.stdout
+    from meanfield_resnet.figures import FIGURES
+
+    table = planned_jobs(workdir)
+    assert table["data"] == 2 and table["table1"] == 1 and table["all"] == 1, table
+    assert table["verification_table"] == 1, table
+    assert table["figure"] == len(FIGURES), table
+    for rule in ("particles", "pde", "moments", "meanfield_study", "solver_study"):
+        assert table[rule] > 0, table
+    for rule in ("sweep_point", "sweep_summary", "study_figure", "convergence_table"):
+        assert table[rule] > 0, table
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
@@ -123,33 +159,69 @@ def test_changing_one_parameter_reruns_only_its_jobs(completed, tmp_path):
     cfg = yaml.safe_load((tmp_path / "config/config.yaml").read_text())
     cfg["experiments"]["fig7_regression_1d"]["bias"] = -0.5
     (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(cfg))
-    res = run(["-n", "--cores", "1", "--quiet", "rules"], tmp_path)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out
-    planned = {
-        line.split()[0]: int(line.split()[1])
-        for line in out.splitlines()
-        if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] != "total"
-    }
-    assert planned == {"particles": 1, "pde": 1, "moments": 1, "figure": 1, "all": 1}, out
+    planned = planned_jobs(tmp_path)
+    # the verification table gathers every experiment's verification file
+    expected = {"particles": 1, "pde": 1, "moments": 1, "figure": 1, "verification_table": 1}
+    assert planned == {**expected, "all": 1}
 
 
-def test_changed_solver_source_reruns_the_solver_jobs(completed):
-    """An edited solver module reruns the solver's jobs (and not the data). Snakemake
-    compares checksums, so the file's content is changed for the dry run and restored."""
-    import os
-
-    source = ROOT / "src/meanfield_resnet/vlasov.py"
-    original, stat = source.read_bytes(), source.stat()
+@contextmanager
+def touched(path: Path):
+    """The file's modification time an hour ahead while the block runs, its content left as
+    it is; the old time is put back afterwards unless someone wrote the file meanwhile."""
+    stat = path.stat()
+    future = time.time_ns() + 3600 * 10**9
+    os.utime(path, ns=(stat.st_atime_ns, future))
     try:
-        source.write_bytes(original + b"\n# edited by test_workflow\n")
-        res = run(["-n", "--cores", "1", "--quiet", "rules"], completed)
+        yield
     finally:
-        source.write_bytes(original)
-        os.utime(source, (stat.st_atime, stat.st_mtime))
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out
-    assert "pde" in out and "data " not in out, out[-2000:]
+        if path.stat().st_mtime_ns == future:
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+# Jobs to redo after `touched`: by modification time alone (--rerun-triggers mtime; the code
+# trigger would catch an edited workflow script without it being an input), and without the
+# checksum comparison that clears an input whose content did not change
+# (--max-checksum-file-size 0): a touched file stands for an edited one.
+BY_MTIME = ["--rerun-triggers", "mtime", "--max-checksum-file-size", "0"]
+
+
+@pytest.fixture(scope="module")
+def every_job(completed):
+    """The job table of the whole workflow (a forced dry run of the completed run)."""
+    return planned_jobs(completed, "--forceall")
+
+
+def test_edited_module_reruns_every_job_that_imports_it(completed, every_job):
+    """The finite-volume kernels are imported by the pipeline module, which the data,
+    particle, PDE, moment, table and figure scripts import, and by the studies module:
+    every job runs them, so every job reruns (jobs listing modules by hand missed it)."""
+    assert planned_jobs(completed, *BY_MTIME) == {}
+    with touched(ROOT / "src/meanfield_resnet/finite_volume.py"):
+        table = planned_jobs(completed, *BY_MTIME)
+    for rule in ("pde", "sweep_point", "solver_study", "meanfield_study", "figure"):
+        assert table.get(rule) == every_job[rule], (rule, table, every_job)
+    assert table == every_job
+
+
+def test_edited_plotting_reruns_only_the_figures(completed, every_job):
+    with touched(ROOT / "src/meanfield_resnet/plotting.py"):
+        table = planned_jobs(completed, *BY_MTIME)
+    assert table == {rule: every_job[rule] for rule in ("figure", "study_figure", "all")}
+
+
+def test_edited_workflow_script_reruns_its_jobs(completed, every_job):
+    """An edited script reruns its jobs and what reads their outputs, nothing upstream: the
+    moments jobs write each experiment's moments and verification files, read by the ledger
+    table and by every figure that draws an experiment."""
+    from meanfield_resnet.figures import FIGURES, experiments
+
+    with touched(ROOT / "workflow/scripts/moments.py"):
+        table = planned_jobs(completed, *BY_MTIME)
+    drawing = sum(1 for name in FIGURES if experiments(name))
+    assert 0 < drawing < len(FIGURES)
+    expected = {"moments": every_job["moments"], "figure": drawing, "verification_table": 1}
+    assert table == {**expected, "all": 1}
 
 
 def test_unchanged_rerun_does_nothing(completed):

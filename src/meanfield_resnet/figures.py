@@ -214,7 +214,7 @@ def _fig10(inp, cfg):
                 {
                     "w1_to_target": p["w1_to_target"],
                     "density": p["density"].isel(time=-1),
-                    "target_density": p["target_density"],
+                    "target_density": p["target_density"].isel(time=-1),
                     "x": p["x"].isel(time=-1, drop=True),
                 }
             ).expand_dims(experiment=[name])

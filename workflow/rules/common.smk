@@ -1,7 +1,7 @@
 # Validation, wildcard constraints and input functions. No rules here.
 from pathlib import Path
 
-import meanfield_resnet
+from meanfield_resnet.code_inputs import package_files
 from meanfield_resnet.figures import FIGURES
 from meanfield_resnet.figures import experiments as figure_experiments
 from meanfield_resnet.settings import validate_config
@@ -13,7 +13,7 @@ PARTICLE_EXPERIMENTS = SETTINGS.experiments_with("particles")
 PDE_EXPERIMENTS = SETTINGS.experiments_with("pde")
 MOMENT_EXPERIMENTS = sorted(set(PARTICLE_EXPERIMENTS) | set(PDE_EXPERIMENTS))
 FIGURE_NAMES = list(FIGURES)
-PACKAGE = Path(meanfield_resnet.__file__).parent
+SCRIPTS = Path(workflow.basedir) / "scripts"
 
 
 wildcard_constraints:
@@ -21,9 +21,13 @@ wildcard_constraints:
     figure="|".join(FIGURE_NAMES),
 
 
-def package_sources(*modules):
-    """Package modules as inputs, so that changed numerics rerun the jobs that use them."""
-    return [str(PACKAGE / f"{m}.py") for m in modules]
+def code_inputs(script):
+    """The code that a workflow script runs, as inputs of its jobs: the script itself and
+    every package file it imports, directly or through other modules, or that those modules
+    read (derived from the import statements by meanfield_resnet.code_inputs). An edited
+    script or module reruns exactly the jobs that run it."""
+    path = SCRIPTS / script
+    return [str(path), *(str(f) for f in package_files(path))]
 
 
 DATA = ["results/data/vehicles.nc", "results/data/regression.nc"]

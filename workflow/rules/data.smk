@@ -1,6 +1,6 @@
 rule data:
     input:
-        package_sources("pipeline", "datasets", "io"),
+        code=code_inputs("data.py"),
     output:
         "results/data/{dataset}.nc",
     log:

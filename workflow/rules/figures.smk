@@ -1,7 +1,7 @@
 rule figure:
     input:
         unpack(get_figure_inputs),
-        code=package_sources("figures", "plotting", "ledger"),
+        code=code_inputs("figure.py"),
     output:
         png=report(
             "results/figures/{figure}.png",
@@ -24,6 +24,7 @@ rule table1:
     input:
         vehicles="results/data/vehicles.nc",
         particles="results/particles/fig3_vehicles.nc",
+        code=code_inputs("table1.py"),
     output:
         csv=report(
             "results/tables/table1.csv",

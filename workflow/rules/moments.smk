@@ -1,7 +1,7 @@
 rule moments:
     input:
         unpack(get_moment_inputs),
-        code=package_sources("pipeline", "moments", "exact", "verification"),
+        code=code_inputs("moments.py"),
     output:
         moments="results/moments/{experiment}.nc",
         verification="results/verification/{experiment}.nc",
@@ -17,8 +17,10 @@ rule moments:
 
 rule verification_table:
     input:
-        expand("results/verification/{experiment}.nc", experiment=MOMENT_EXPERIMENTS),
-        code=package_sources("ledger"),
+        verification=expand(
+            "results/verification/{experiment}.nc", experiment=MOMENT_EXPERIMENTS
+        ),
+        code=code_inputs("verification_table.py"),
     output:
         csv=report(
             "results/tables/verification.csv",

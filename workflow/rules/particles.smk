@@ -1,9 +1,7 @@
 rule particles:
     input:
         data=DATA,
-        code=package_sources(
-            "pipeline", "network", "activations", "distributions", "diffusion"
-        ),
+        code=code_inputs("particles.py"),
     output:
         "results/particles/{experiment}.nc",
     log:

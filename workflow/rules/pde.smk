@@ -1,9 +1,7 @@
 rule pde:
     input:
         data=DATA,
-        code=package_sources(
-            "pipeline", "vlasov", "fokker_planck", "distributions", "diffusion"
-        ),
+        code=code_inputs("pde.py"),
     output:
         "results/pde/{experiment}.nc",
     log:

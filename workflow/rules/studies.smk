@@ -14,7 +14,7 @@ rule meanfield_study:
     input:
         data=DATA,
         pde="results/pde/{experiment}.nc",
-        code=package_sources("studies", "network", "moments"),
+        code=code_inputs("study.py"),
     output:
         "results/studies/meanfield/{experiment}.nc",
     log:
@@ -34,7 +34,7 @@ rule meanfield_study:
 
 rule solver_study:
     input:
-        code=package_sources("studies", "vlasov", "fokker_planck", "exact"),
+        code=code_inputs("study.py"),
     output:
         "results/studies/{study}.nc",
     log:
@@ -53,7 +53,7 @@ rule solver_study:
 rule sweep_point:
     input:
         vehicles="results/data/vehicles.nc",
-        code=package_sources("studies", "network", "vlasov"),
+        code=code_inputs("sweep_point.py"),
     output:
         f"results/sweep/{SWEEP.wildcard_pattern}.nc",
     log:
@@ -68,7 +68,8 @@ rule sweep_point:
 
 rule sweep_summary:
     input:
-        expand("results/sweep/{params}.nc", params=SWEEP.instance_patterns),
+        points=expand("results/sweep/{params}.nc", params=SWEEP.instance_patterns),
+        code=code_inputs("sweep_summary.py"),
     output:
         "results/studies/sweep.nc",
     log:
@@ -81,7 +82,8 @@ rule sweep_summary:
 
 rule study_figure:
     input:
-        get_study_inputs,
+        studies=get_study_inputs,
+        code=code_inputs("study_figure.py"),
     output:
         png=report(
             "results/figures/study_{study}.png",
@@ -102,6 +104,7 @@ rule study_figure:
 rule convergence_table:
     input:
         "results/studies/convergence.nc",
+        code=code_inputs("convergence_table.py"),
     output:
         csv=report(
             "results/tables/convergence.csv",

@@ -6,7 +6,7 @@ from meanfield_resnet import io, jobs, plotting
 
 log, settings = jobs.start(snakemake)  # noqa: F821
 study = snakemake.wildcards.study  # noqa: F821
-parts = [io.read(p) for p in snakemake.input]  # noqa: F821
+parts = [io.read(p) for p in snakemake.input.studies]  # noqa: F821
 if study == "meanfield":  # one file per experiment; its fit is in the attributes
     parts = [
         p.assign(
@@ -15,7 +15,7 @@ if study == "meanfield":  # one file per experiment; its fit is in the attribute
                 for k in ("slope", "slope_ci_low", "slope_ci_high", "intercept")
             }
         ).expand_dims(experiment=[Path(f).stem])
-        for p, f in zip(parts, snakemake.input, strict=True)  # noqa: F821
+        for p, f in zip(parts, snakemake.input.studies, strict=True)  # noqa: F821
     ]
 ds = xr.concat(parts, dim="experiment") if study == "meanfield" else parts[0]
 out = snakemake.output  # noqa: F821
