@@ -27,7 +27,9 @@ def test_pde_script_runs_the_kernels_it_imports_through_other_modules():
 
 
 def test_figure_scripts_import_plotting_and_study_scripts_import_studies():
-    assert {"figures.py", "plotting.py", "pipeline.py"} <= names(SCRIPTS / "figure.py")
+    assert {"figures.py", "plotting.py", "ledger.py"} <= names(SCRIPTS / "figure.py")
+    assert "finite_volume.py" not in names(SCRIPTS / "figure.py")
+    assert "finite_volume.py" not in names(SCRIPTS / "particles.py")
     study_figure = names(SCRIPTS / "study_figure.py")
     assert "plotting.py" in study_figure and "finite_volume.py" not in study_figure
     for script in ("study.py", "sweep_point.py", "sweep_summary.py", "convergence_table.py"):

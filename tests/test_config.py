@@ -64,6 +64,19 @@ CASES = [
     ("experiments.fig9_fokker_planck.diffusion", DELETE, "fig9_fokker_planck.diffusion"),
     ("experiments", {}, "experiments"),
     ("experiments.bad-name", None, "bad-name"),
+    # beyond the schema: non-finite numbers, seeds, integers, K >= 0, sizes
+    (f"{E}.pde.cfl", float("nan"), f"{E}.pde.cfl"),
+    (f"{E}.final_time", float("inf"), f"{E}.final_time"),
+    ("seed", 2**63, "seed"),
+    ("seed", 2.0e64, "seed"),
+    (f"{E}.particles.count", 1.0e5, f"{E}.particles.count"),
+    (
+        f"{E}.diffusion",
+        {"kind": "polynomial", "coefficients": [1.0, -1.0]},
+        f"{E}.diffusion.coefficients",
+    ),
+    ("studies.meanfield.particles", [100, 1000, 10**12], "studies.meanfield.particles.2"),
+    ("data.regression.repeats", 10**8, "data.regression.positions' x 'data.regression.repeats"),
 ]
 
 

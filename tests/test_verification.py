@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from meanfield_resnet import ledger, network, pipeline, verification
+from meanfield_resnet import datasets, ledger, network, particles, pipeline, verification
 from meanfield_resnet.settings import Segment, load_config
 
 
@@ -15,14 +15,14 @@ def default_run():
     moments)})."""
     settings = load_config(ROOT / "config/config.yaml")
     data = {
-        "vehicles": pipeline.vehicles_dataset(settings),
-        "regression": pipeline.regression_dataset(settings),
+        "vehicles": datasets.vehicles_dataset(settings),
+        "regression": datasets.regression_dataset(settings),
     }
     out = {}
     for name, exp in settings.experiments.items():
-        particles = pipeline.particles_dataset(settings, exp, data) if exp.particles else None
+        cloud = particles.particles_dataset(settings, exp, data) if exp.particles else None
         pde = pipeline.pde_dataset(settings, exp, data) if exp.pde else None
-        out[name] = (pde, pipeline.moments_dataset(settings, exp, data, particles, pde))
+        out[name] = (pde, pipeline.moments_dataset(settings, exp, data, cloud, pde))
     return settings, data, out
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from . import io
+from .settings import Config
+
 
 def vehicles(
     rng: np.random.Generator,
@@ -70,3 +73,19 @@ def source_samples(source: str, data: dict[str, xr.Dataset]) -> np.ndarray:
     """Samples (n, d) of a config data source such as 'regression.slope_intercept'."""
     name, variables = SOURCES[source]
     return np.stack([data[name][v].values for v in variables], axis=1)
+
+
+def vehicles_dataset(config: Config) -> xr.Dataset:
+    """Fig. 3 / Table 1 data: vehicle lengths with classes."""
+    spec = config.data["vehicles"]
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+    ds = vehicles(rng, **spec)
+    return io.provenance(ds, "Vehicle lengths (Fig. 3, Table 1)", spec, config.seed)
+
+
+def regression_dataset(config: Config) -> xr.Dataset:
+    """Fig. 5 data: noisy measurements of a line, numerical slopes and intercepts."""
+    spec = config.data["regression"]
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
+    ds = regression(rng, **spec)
+    return io.provenance(ds, "Regression measurements (Fig. 5)", spec, config.seed)

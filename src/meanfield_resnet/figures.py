@@ -156,7 +156,7 @@ def _snapshots(inp, cfg, name, title, xlabel="x"):
         and exp.feedback is None
         and exp.initial["kind"] != "samples"
     ):
-        from .pipeline import initial_law
+        from .experiment import initial_law
 
         law = (
             "vlasov",
@@ -166,7 +166,7 @@ def _snapshots(inp, cfg, name, title, xlabel="x"):
             float(exp.bias[0]),
         )
     if exp.model == "fokker_planck" and exp.diffusion["kind"] == "constant":
-        from .pipeline import initial_law
+        from .experiment import initial_law
 
         law = (
             "ou",

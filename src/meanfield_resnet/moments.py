@@ -48,25 +48,25 @@ def grid_moments(density: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray
     return _summary(m0, mean, (p * spread).sum(axis=-1) / m0)
 
 
-RESOLUTION = {"mean": 1e-2, "variance": 1e-2}  # of the std and relative: a usable projection
-
-
-def check_projection(mean, variance, masses_per_axis, edges_per_axis) -> None:
+def check_projection(
+    mean, variance, masses_per_axis, edges_per_axis, tolerance: float = 1e-2
+) -> None:
     """Refuse a grid on which the initial law's cell averages lose its mean (by more than
-    1 % of the standard deviation) or its variance (by more than 1 %): too few cells across
-    the law, or a domain that cuts it off."""
+    ``tolerance`` standard deviations) or its variance (by more than ``tolerance``
+    relative): too few cells across the law, or a domain that cuts it off."""
     for r, (masses, edges) in enumerate(zip(masses_per_axis, edges_per_axis, strict=True)):
         got = grid_moments(masses / np.diff(edges), edges)
         std = float(np.sqrt(variance[r]))
         dm = abs(float(got["mean"]) - mean[r]) / std
         dv = abs(float(got["variance"]) / variance[r] - 1.0)
-        if dm > RESOLUTION["mean"] or dv > RESOLUTION["variance"]:
+        if dm > tolerance or dv > tolerance:
             raise ValueError(
                 f"the grid does not resolve the initial law on axis {r}: its cell averages "
                 f"have mean {float(got['mean']):.6g} and variance {float(got['variance']):.6g} "
                 f"against {mean[r]:.6g} and {variance[r]:.6g} (cells {edges.size - 1} on "
-                f"[{edges[0]:.4g}, {edges[-1]:.4g}]): raise pde.cells, or widen/narrow "
-                "pde.domain (pde.frame_width on a moving Fokker-Planck grid)"
+                f"[{edges[0]:.4g}, {edges[-1]:.4g}], pde.resolution_tolerance {tolerance:g}): "
+                "raise pde.cells, or widen/narrow pde.domain (pde.frame_width on a moving "
+                "Fokker-Planck grid)"
             )
 
 

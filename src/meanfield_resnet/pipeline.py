@@ -1,4 +1,6 @@
-"""One function per workflow stage: validated settings and datasets in, a dataset out.
+"""The mean-field stages: validated settings and datasets in, a dataset out (the PDE
+solution, the moments, Table 1). The data sets are built in ``datasets``, the network's
+particles in ``particles``; what an experiment is made of in ``experiment``.
 
 The Snakemake scripts are thin wrappers around these functions, so every stage can also be
 run (and tested) from Python.
@@ -9,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import datasets, diffusion, distributions, exact, fokker_planck, io, network, vlasov
-from .activations import activation_code, sigma_slope_bound
+from . import diffusion, exact, fokker_planck, io, network, vlasov
+from .cost import SECONDS_PER, check_cost
+from .experiment import diffusion_and_bias, initial_law, law_from_spec
 from .moments import (
     NAMES,
     check_projection,
@@ -19,148 +22,6 @@ from .moments import (
     particle_standard_errors,
 )
 from .settings import Config, Experiment
-
-# Seconds per unit of work, measured on the 2-core machine the project is developed on (an
-# order of magnitude: the estimate is logged before a job starts, and refused above the
-# limit ``limits.job_seconds``).
-SECONDS_PER = {
-    "vlasov cell-stage": 6e-9,
-    "vlasov stage driven from Python": 1.5e-4,
-    "fokker-planck cell-step": 1e-7,
-    "particle-layer": 3e-9,
-    "stochastic particle-layer": 2e-8,
-}
-JOB_SECONDS = 7200.0
-
-
-class CostError(RuntimeError):
-    """A job whose estimated cost exceeds ``limits.job_seconds``."""
-
-
-def check_cost(config: Config, exp: Experiment, what: str, seconds: float, detail: str,
-               keys: str, log=None) -> None:  # fmt: skip
-    """Log the estimate; refuse it above ``limits.job_seconds`` (naming the keys that drive
-    it and how to raise the limit)."""
-    limit = float(config.raw.get("limits", {}).get("job_seconds", JOB_SECONDS))
-    text = f"experiment {exp.name}: {what} estimated at {seconds:.3g} s ({detail})"
-    if log is not None:
-        log(f"cost estimate: {text}")
-    if seconds > limit:
-        raise CostError(
-            f"{text}, above limits.job_seconds = {limit:g}: reduce {keys}, or raise "
-            "limits.job_seconds in the config to run it anyway"
-        )
-
-
-def vehicles_dataset(config: Config) -> xr.Dataset:
-    """Fig. 3 / Table 1 data: vehicle lengths with classes."""
-    spec = config.data["vehicles"]
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
-    ds = datasets.vehicles(rng, **spec)
-    return io.provenance(ds, "Vehicle lengths (Fig. 3, Table 1)", spec, config.seed)
-
-
-def regression_dataset(config: Config) -> xr.Dataset:
-    """Fig. 5 data: noisy measurements of a line, numerical slopes and intercepts."""
-    spec = config.data["regression"]
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
-    ds = datasets.regression(rng, **spec)
-    return io.provenance(ds, "Regression measurements (Fig. 5)", spec, config.seed)
-
-
-def _law(spec: dict, dimension: int, data: dict[str, xr.Dataset]):
-    samples = None
-    if spec["kind"] == "samples":
-        samples = datasets.source_samples(spec["source"], data)
-    return distributions.from_spec(spec, dimension, samples)
-
-
-def initial_law(exp: Experiment, data: dict[str, xr.Dataset]) -> distributions.Distribution:
-    """The experiment's initial distribution f_0."""
-    return _law(exp.initial, exp.dimension, data)
-
-
-def diffusion_and_bias(exp: Experiment, data) -> tuple[diffusion.Diffusion | None, tuple]:
-    """K(x) of the experiment and its (W, b) segments (b derived when fitting a target)."""
-    target = None
-    if exp.fits_target:
-        target = _law(exp.diffusion["target"], 1, data)
-    k, bias = diffusion.from_spec(exp.diffusion, target, float(exp.weight[0, 0]))
-    segments = exp.segments
-    if bias is not None:
-        s = segments[0]
-        segments = (type(s)(s.start, s.until, s.weight, np.array([bias])),)
-    return k, segments
-
-
-def particles_dataset(
-    config: Config, exp: Experiment, data: dict[str, xr.Dataset], log=None
-) -> xr.Dataset:
-    """Push the data through the (stochastic) ResNet; states at the output times or layers."""
-    spec = exp.particles
-    seeds = exp.seed_sequence(config.seed, "particles")
-    rng = np.random.default_rng(seeds)
-    law = initial_law(exp, data)
-    if spec["count"] == "data":
-        if law.kind != "samples":
-            raise ValueError(f"experiment {exp.name}: particles.count 'data' needs samples")
-        x0 = law.samples.copy()
-    else:
-        x0 = law.sample(rng, spec["count"])
-    layers = spec["layers"]
-    dt = exp.final_time / layers
-    if spec["record_every_layer"]:
-        record = np.arange(layers + 1)
-    else:
-        record = np.round(exp.output_times / dt).astype(int)
-    k, segments = diffusion_and_bias(exp, data)
-    rate = SECONDS_PER["stochastic particle-layer" if k is not None else "particle-layer"]
-    work = x0.size * layers
-    check_cost(config, exp, "the network", work * rate, f"{x0.shape[0]} particles x {layers} "
-               "layers", "particles.count or particles.layers", log)  # fmt: skip
-    _warn_unstable_layers(exp, segments, dt, log)
-    states = network.simulate(
-        x0,
-        exp.activation,
-        segments,
-        exp.final_time,
-        layers,
-        record,
-        feedback=exp.feedback,
-        diffusion=k,
-        rng=rng,
-        log=log,
-    )
-    ds = xr.Dataset(
-        {"state": (("time", "particle", "axis"), states)},
-        coords={"time": record * dt, "axis": np.arange(exp.dimension)},
-    )
-    growth = float(np.abs(states[-1]).max()) / max(float(np.abs(x0).max()), 1e-300)
-    if growth > 1e6 and log is not None:
-        log(f"warning: experiment {exp.name}: the data grew by a factor {growth:.3g} through "
-            "the network (the layers amplify; check weight, bias and final_time)")  # fmt: skip
-    kind = "stochastic ResNet (Euler-Maruyama)" if k is not None else "ResNet (explicit Euler)"
-    return io.provenance(
-        io.with_unit(ds, exp.unit, exp.dimension),
-        f"{kind}: experiment {exp.name}",
-        exp.raw,
-        config.seed,
-        experiment=exp.name,
-        layer_step=dt,
-        layers=layers,
-    )
-
-
-def _warn_unstable_layers(exp, segments, dt, log) -> None:
-    """The explicit Euler layers amplify where dt ‖W‖ sup|σ'| > 2 (|1 + dt λ| > 1 for a
-    contracting λ): the network's states then oscillate and grow where the neural ODE's
-    decay. That is the network's real behaviour; say so."""
-    slope = sigma_slope_bound(activation_code(exp.activation))
-    worst = max(dt * float(np.abs(s.weight).sum(axis=1).max()) * slope for s in segments)
-    if worst > 2.0 and log is not None:
-        log(f"warning: experiment {exp.name}: dt ||W|| sup|σ'| = {worst:.3g} > 2, the explicit "
-            "Euler layers are unstable: the network diverges where the mean-field ODE "
-            "contracts (more particles.layers make it stable)")  # fmt: skip
 
 
 def _frame(exp: Experiment, law) -> vlasov.Frame:
@@ -200,7 +61,7 @@ def pde_dataset(
     edges = [frame.edges(r) for r in range(exp.dimension)]
     masses = law.cell_probabilities(edges)
     marginals = [masses] if exp.dimension == 1 else [masses.sum(axis=1), masses.sum(axis=0)]
-    check_projection(law.mean(), law.variance(), marginals, edges)
+    check_projection(law.mean(), law.variance(), marginals, edges, exp.pde["resolution_tolerance"])
     problem = vlasov.VlasovProblem(
         exp.activation,
         exp.segments,
@@ -270,7 +131,8 @@ def fokker_planck_problem(exp: Experiment, data) -> fokker_planck.FokkerPlanckPr
         time_step=pde["time_step"],
         theta=pde["theta"],
         mass_tolerance=pde["mass_tolerance"],
-        target=_law(exp.diffusion["target"], 1, data) if exp.fits_target else None,
+        resolution_tolerance=pde["resolution_tolerance"],
+        target=law_from_spec(exp.diffusion["target"], 1, data) if exp.fits_target else None,
     )
 
 

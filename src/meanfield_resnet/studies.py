@@ -19,8 +19,8 @@ from scipy import stats
 from . import diffusion, exact, fokker_planck, network, vlasov
 from .activations import ACTIVATIONS
 from .distributions import Distribution
+from .experiment import diffusion_and_bias, initial_law
 from .moments import grid_moments, w1_particles_grid
-from .pipeline import diffusion_and_bias, initial_law
 from .settings import Segment
 
 UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))

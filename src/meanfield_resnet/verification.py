@@ -29,8 +29,8 @@ import xarray as xr
 
 from . import exact
 from .diffusion import POLYNOMIAL
+from .experiment import diffusion_and_bias, initial_law
 from .moments import grid_moments
-from .pipeline import diffusion_and_bias, initial_law
 from .settings import Experiment
 
 

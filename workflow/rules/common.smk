@@ -4,9 +4,12 @@ from pathlib import Path
 from meanfield_resnet.code_inputs import package_files
 from meanfield_resnet.figures import FIGURES
 from meanfield_resnet.figures import experiments as figure_experiments
-from meanfield_resnet.settings import validate_config
+from meanfield_resnet.settings import check_config_files, validate_config
 
 # Stops the run before any job with a message naming the offending key.
+check_config_files(
+    workflow.configfiles
+)  # duplicate keys, which Snakemake's loader hides
 SETTINGS = validate_config(config)
 
 PARTICLE_EXPERIMENTS = SETTINGS.experiments_with("particles")

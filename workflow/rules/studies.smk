@@ -2,10 +2,12 @@
 from snakemake.utils import Paramspace
 import json
 
-import pandas as pd
+from meanfield_resnet.sweep_table import load_sweep_table
 
+# validated before any job: a bad row is named here, not inside a job
 SWEEP = Paramspace(
-    pd.read_csv(SETTINGS.studies["sweep"]["table"], sep="\t"), filename_params="*"
+    load_sweep_table(SETTINGS.studies["sweep"]["table"], Path.cwd()),
+    filename_params="*",
 )
 STUDIES = ["meanfield", "convergence", "sensitivities", "steady_states", "sweep"]
 

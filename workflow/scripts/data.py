@@ -1,7 +1,7 @@
-from meanfield_resnet import io, jobs, pipeline
+from meanfield_resnet import datasets, io, jobs
 
 log, settings = jobs.start(snakemake)  # noqa: F821
 name = snakemake.wildcards.dataset  # noqa: F821
-ds = getattr(pipeline, f"{name}_dataset")(settings)
+ds = getattr(datasets, f"{name}_dataset")(settings)
 io.write(ds, snakemake.output[0])  # noqa: F821
 log.info("wrote %s (%s)", snakemake.output[0], dict(ds.sizes))  # noqa: F821

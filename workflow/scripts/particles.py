@@ -1,8 +1,8 @@
-from meanfield_resnet import io, jobs, pipeline
+from meanfield_resnet import io, jobs, particles
 
 log, settings = jobs.start(snakemake)  # noqa: F821
 exp = settings.experiments[snakemake.wildcards.experiment]  # noqa: F821
 data = jobs.load_data(snakemake.input.data)  # noqa: F821
-ds = pipeline.particles_dataset(settings, exp, data, log=log.info)
+ds = particles.particles_dataset(settings, exp, data, log=log.info)
 io.write(ds, snakemake.output[0])  # noqa: F821
 log.info("wrote %s (%s)", snakemake.output[0], dict(ds.sizes))  # noqa: F821
