@@ -29,6 +29,7 @@ import numpy as np
 from meanfield_resnet import diffusion, exact, fokker_planck, network, vlasov
 from meanfield_resnet._jit import jit, set_threads, subnormals_flushed
 from meanfield_resnet.distributions import Distribution
+from meanfield_resnet.normals import fill_normals
 from meanfield_resnet.settings import Segment
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -428,7 +429,8 @@ def _particle_row(m, d, layers, wall, **extra):
 
 def particles(m, d, threads, layers=100, stochastic=False):
     """`network.simulate` on the benchmark network; ``stochastic``: Euler-Maruyama with K = 1
-    (dX = σ(WX + b) dt + sqrt(2) dB), the normals drawn by numpy, one (m, d) array a layer."""
+    (dX = σ(WX + b) dt + sqrt(2) dB), the normals generated in the kernel's tiles
+    (Philox4x64-10 + Box-Muller, `meanfield_resnet.normals`)."""
     x0, w, b = _particle_problem(m, d)
     seg = (Segment(0.0, np.inf, w, b),)
     noise = diffusion.constant(1.0) if stochastic else None
@@ -473,7 +475,7 @@ def particles_numpy(m, d, layers=100, stochastic=False):
 
 def normals(m, d, layers=100):
     """numpy's generator alone: fill an (m, d) buffer with standard normals `layers` times,
-    the normals one stochastic run draws (the lower bound of its time)."""
+    the normals one numpy Euler-Maruyama run draws (the lower bound of its time)."""
     rng = np.random.default_rng(0)
     buf = np.empty((m, d))
 
@@ -487,6 +489,54 @@ def normals(m, d, layers=100):
         "dimension": d,
         "wall_s": wall,
         "normals_per_s": m * d * layers / wall,
+    }
+
+
+@jit(parallel=True)
+def _kernel_normals(key, layer, d, out):
+    """out (d m,), m a multiple of 4: component r's normals of the m particles at ``layer``
+    in out[r m: (r + 1) m], generated in the network's tiles as its kernel does."""
+    m = out.size // d
+    block = network.BLOCK
+    for blk in numba.prange((m + block - 1) // block):
+        start = blk * block
+        stop = min(m, start + block)
+        for r in range(d):
+            row = out[r * m + start : r * m + stop]
+            fill_normals(key, np.uint64(0), layer, np.uint64(r), start // 4, row)
+
+
+def normals_ours(m, d, threads, layers=100):
+    """Our generator alone, in a kernel: the normals of one stochastic run (`layers` times m d)
+    into a buffer, on ``threads`` threads."""
+    buf = np.empty(d * m)
+    set_threads(threads)
+    _kernel_normals(np.uint64(1), np.uint64(0), d, buf[: 8 * d])  # warm
+
+    def run():
+        for k in range(layers):
+            _kernel_normals(np.uint64(1), np.uint64(k), d, buf)
+
+    with subnormals_flushed():
+        wall, _ = timed(run)
+    return {
+        "particles": m,
+        "dimension": d,
+        "threads": threads,
+        "wall_s": wall,
+        "normals_per_s": m * d * layers / wall,
+    }
+
+
+def particles_em(sizes, layers=100):
+    """The Euler-Maruyama rows, side by side: ours (2 threads), numpy's EM, numpy's generator
+    alone and ours alone (1 and 2 threads), for d = 1, 2 and the given particle counts."""
+    cases = [(m, d) for d in (1, 2) for m in sizes]
+    return {
+        "particles_em": [particles(m, d, 2, layers, stochastic=True) for m, d in cases],
+        "particles_em_numpy": [particles_numpy(m, d, layers, stochastic=True) for m, d in cases],
+        "normals": [normals(m, d, layers) for m, d in cases],
+        "normals_ours": [normals_ours(m, d, t, layers) for m, d in cases for t in (1, 2)],
     }
 
 
@@ -571,12 +621,8 @@ def main():
     r["particles_numpy"] = [particles_numpy(m, d) for d in (1, 2) for m in sizes]
     log(r["particles_numba"], r["particles_numpy"])
     em_sizes = sizes if args.full else sizes[:2]
-    r["particles_em"] = [particles(m, d, 2, stochastic=True) for d in (1, 2) for m in em_sizes]
-    r["particles_em_numpy"] = [
-        particles_numpy(m, d, stochastic=True) for d in (1, 2) for m in em_sizes
-    ]
-    r["normals"] = [normals(m, d) for d in (1, 2) for m in em_sizes]
-    log(r["particles_em"], r["particles_em_numpy"], r["normals"])
+    r.update(particles_em(em_sizes))
+    log(r["particles_em"], r["particles_em_numpy"], r["normals"], r["normals_ours"])
     if not args.skip_pipeline:
         r["pipeline"] = pipeline()
         log(r["pipeline"])
@@ -615,21 +661,27 @@ def _at_peer_accuracy(ours, peers):
 
 
 def _particles_em_summary(r):
-    """Per dimension and size: particle-steps/s of ours and of numpy EM, normals/s, our
-    speed-up over numpy, and the share of our time numpy's generator alone needs."""
+    """Per dimension and size: particle-steps/s of ours and of numpy EM, normals/s of numpy's
+    generator and of ours (1 and 2 threads), our speed-ups over numpy, and the share of our
+    EM time our generator alone needs (2 threads)."""
     key = lambda row: (row["dimension"], row["particles"])  # noqa: E731
     em_numpy = {key(row): row for row in r["particles_em_numpy"]}
     draws = {key(row): row for row in r["normals"]}
+    ours = {(*key(row), row["threads"]): row for row in r.get("normals_ours", [])}
     out = {}
     for row in r["particles_em"]:
         k = key(row)
-        out[f"{k[0]}d_{k[1]}"] = {
+        e = out[f"{k[0]}d_{k[1]}"] = {
             "ours_particle_steps_per_s": row["particle_steps_per_s"],
             "numpy_particle_steps_per_s": em_numpy[k]["particle_steps_per_s"],
             "normals_per_s": draws[k]["normals_per_s"],
             "speedup_vs_numpy": em_numpy[k]["wall_s"] / row["wall_s"],
-            "normals_share_of_our_time": draws[k]["wall_s"] / row["wall_s"],
         }
+        if (*k, 2) in ours and (*k, 1) in ours:
+            e["ours_normals_per_s_1thread"] = ours[(*k, 1)]["normals_per_s"]
+            e["ours_normals_per_s_2threads"] = ours[(*k, 2)]["normals_per_s"]
+            e["normals_speedup_vs_numpy_1thread"] = draws[k]["wall_s"] / ours[(*k, 1)]["wall_s"]
+            e["normals_share_of_our_time"] = ours[(*k, 2)]["wall_s"] / row["wall_s"]
     return out
 
 
@@ -779,15 +831,25 @@ def _md_peer_rows(s):
 
 
 def _md_em_rows(s):
-    """One row per dimension and size of the Euler-Maruyama comparison."""
-    return [
-        f"| Euler-Maruyama particles, tanh, 100 layers, K = 1, {key}, 2 threads vs numpy | "
-        f"{e['ours_particle_steps_per_s'] / 1e6:.0f} M particle-steps/s | numpy EM "
-        f"{e['numpy_particle_steps_per_s'] / 1e6:.0f} M/s; rng.standard_normal "
-        f"{e['normals_per_s'] / 1e6:.0f} M normals/s | {e['speedup_vs_numpy']:.1f}x; "
-        f"normals {e['normals_share_of_our_time']:.0%} of our time |"
-        for key, e in s.get("particles_em", {}).items()
-    ]
+    """Two rows per dimension and size of the Euler-Maruyama comparison: the whole run, and
+    the normals alone."""
+    lines = []
+    for key, e in s.get("particles_em", {}).items():
+        lines.append(
+            f"| Euler-Maruyama particles, tanh, 100 layers, K = 1, {key}, 2 threads vs numpy | "
+            f"{e['ours_particle_steps_per_s'] / 1e6:.0f} M particle-steps/s | numpy EM "
+            f"{e['numpy_particle_steps_per_s'] / 1e6:.0f} M/s | {e['speedup_vs_numpy']:.1f}x |"
+        )
+        if "ours_normals_per_s_1thread" in e:
+            lines.append(
+                f"| normals alone (Philox4x64-10 + Box-Muller in a kernel), {key}, 1 thread "
+                f"vs rng.standard_normal | {e['ours_normals_per_s_1thread'] / 1e6:.0f} M/s "
+                f"(2 threads {e['ours_normals_per_s_2threads'] / 1e6:.0f} M/s, "
+                f"{e['normals_share_of_our_time']:.0%} of our EM time) | "
+                f"{e['normals_per_s'] / 1e6:.0f} M/s | "
+                f"{e['normals_speedup_vs_numpy_1thread']:.1f}x |"
+            )
+    return lines
 
 
 def _md_scaling_rows(r):

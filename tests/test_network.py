@@ -1,10 +1,12 @@
 """The ResNet (explicit Euler of the neural ODE) and its stochastic variant."""
 
+import numba
 import numpy as np
 import pytest
 
 from conftest import observed_orders
 from meanfield_resnet import diffusion, exact, network
+from meanfield_resnet._jit import set_threads
 from meanfield_resnet.activations import ACTIVATIONS, activation_code
 from meanfield_resnet.settings import Segment
 
@@ -89,6 +91,39 @@ def test_same_seed_same_numbers():
     np.testing.assert_array_equal(run(), run())
 
 
+def _stochastic_run(m, record, feedback=None, threads=2, seed=9):
+    """The tanh network with K(x) = 0.2 + 0.1 x² on the first m of 1500 fixed data."""
+    x0 = np.random.default_rng(5).normal(size=(1500, 2))[:m]
+    set_threads(threads)
+    try:
+        return network.simulate(
+            x0,
+            "tanh",
+            segments(0.7, 0.0, 2),
+            1.0,
+            20,
+            np.asarray(record),
+            feedback=feedback,
+            diffusion=diffusion.Diffusion(diffusion.POLYNOMIAL, np.array([0.2, 0.0, 0.1])),
+            rng=np.random.default_rng(seed),
+        )
+    finally:
+        set_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+def test_stochastic_paths_independent_of_threads_particles_and_chunks():
+    """Particle i's path depends on the seed and its own data only: not on the threads, the
+    number of particles, the layers recorded (kernel calls over different layer ranges) or
+    the per-layer path the feedback bias takes (feedback 0 gives the bias b = 0)."""
+    ref = _stochastic_run(1500, [20])
+    np.testing.assert_array_equal(_stochastic_run(1500, [20], threads=1), ref)
+    np.testing.assert_array_equal(_stochastic_run(1027, [20])[:, :1027], ref[:, :1027])
+    np.testing.assert_array_equal(_stochastic_run(3, [20])[:, :3], ref[:, :3])
+    np.testing.assert_array_equal(_stochastic_run(1500, [0, 1, 7, 20])[-1], ref[-1])
+    np.testing.assert_array_equal(_stochastic_run(1500, [20], feedback=0.0), ref)
+    assert not np.array_equal(_stochastic_run(1500, [20], seed=10), ref)
+
+
 def test_kernels_agree_with_their_python_selves():
     rng = np.random.default_rng(0)
     w = np.array([[[0.5, -0.2], [0.3, -1.0]]] * 5)
@@ -99,11 +134,17 @@ def test_kernels_agree_with_their_python_selves():
         network.advance_deterministic(x, activation_code(name), w, b, 0.1, 0, 5)
         network.advance_deterministic.py_func(y, activation_code(name), w, b, 0.1, 0, 5)
         np.testing.assert_allclose(x, y, rtol=1e-14, atol=1e-14)
-        noise = rng.normal(size=x.shape)
-        k = diffusion.Diffusion(diffusion.POLYNOMIAL, np.array([0.2, 0.1]))
-        network.advance_layer(x, activation_code(name), w[0], b[0], 0.1, noise, *k.args)
-        network.advance_layer.py_func(y, activation_code(name), w[0], b[0], 0.1, noise, *k.args)
-        np.testing.assert_allclose(x, y, rtol=1e-14, atol=1e-14)
+        for k in (
+            diffusion.Diffusion(diffusion.POLYNOMIAL, np.array([0.2, 0.1])),
+            diffusion.constant(0.3),
+            diffusion.Diffusion(diffusion.TABLE, np.array([0.1, 0.5, 0.2]), x0=-1.0, dx=1.0),
+        ):
+            key = np.uint64(2**63 + 11)
+            network.advance_stochastic(x, activation_code(name), w, b, 0.1, 1, 4, key, *k.args)
+            network.advance_stochastic.py_func(
+                y, activation_code(name), w, b, 0.1, 1, 4, key, *k.args
+            )
+            np.testing.assert_allclose(x, y, rtol=1e-14, atol=1e-14)
 
 
 def test_piecewise_constant_parameters_switch_at_the_right_layer():

@@ -9,8 +9,11 @@ interact through their mean). Stochastic ResNet (Euler-Maruyama of dX = σ(WX+b)
 
     x_i^{k+1} = x_i^k + dt σ(W^k x_i^k + b^k) + √(2 dt K(x_i^k)) ξ_i^k,   ξ ~ N(0, I).
 
-The normal numbers come from numpy's Generator, layer by layer, outside the kernels, so the
-result does not depend on the number of threads.
+The normal numbers are generated inside the kernels by a counter-based generator
+(Philox4x64-10 and Box-Muller, :mod:`.normals`): ξ_{i,r}^k is number i of the stream
+(layer k, component r) under a 64-bit key drawn once per run from the job's generator. It is
+a function of (key, i, k, r) alone, so the results depend neither on the number of threads
+nor on the tiling nor on the number of particles beside particle i.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from numba import prange
 
 from ._jit import jit, subnormals_flushed
 from .activations import activation_code, sigma_inplace
-from .diffusion import Diffusion, evaluate
+from .diffusion import POLYNOMIAL, Diffusion, evaluate
+from .normals import fill_normals
 
 OVERFLOW = 1e100  # |x| beyond this is divergence, not data
 BLOCK = 1024  # particles per tile: each tile runs the layer loop in cache (vectorises)
+# a multiple of 4: a tile starts at a whole Philox block of its normal streams
 
 
 @jit
@@ -85,22 +90,43 @@ def advance_deterministic(x, code, weights, biases, dt, k0, k1):
         _store_tile(tile, start, n, x)
 
 
+@jit
+def _amplitude(tile_r, n, scale, kind, values, x0, dx, out):
+    """out[:n] = sqrt(scale max(K(tile_r[:n]), 0)), K at the layer's input; a constant K is one
+    number out[0] (returns whether it is)."""
+    if kind == POLYNOMIAL and values.size == 1:
+        out[0] = math.sqrt(scale * max(values[0], 0.0))
+        return True
+    for i in range(n):
+        out[i] = math.sqrt(scale * max(evaluate(tile_r[i], kind, values, x0, dx), 0.0))
+    return False
+
+
 @jit(parallel=True)
-def advance_layer(x, code, weight, bias, dt, noise, kind, values, x0, dx):
-    """One layer on x (M, d), in place; ``noise`` (M, d) standard normals, or shape (0, d) for
-    none. Diffusion K is evaluated per component at the layer's input (isotropic noise)."""
+def advance_stochastic(x, code, weights, biases, dt, k0, k1, key, kind, values, x0, dx):
+    """Layers k0..k1-1 of the stochastic ResNet (Euler-Maruyama) on x (M, d), in place, tiled
+    like ``advance_deterministic``. ``key`` (uint64): the normals' key; particle i's normal at
+    layer k, component r is number i of stream (k, r) (:func:`.normals.fill_normals`), made
+    in the tile as it is needed. Diffusion K is evaluated per component at the layer's input
+    (isotropic noise)."""
     m, d = x.shape
-    stochastic = noise.shape[0] == m
+    scale = 2.0 * dt
+    zero = np.uint64(0)
     for blk in prange((m + BLOCK - 1) // BLOCK):
         start, n, tile, v = _tile(x, blk)
-        _drift_tile(code, weight, bias, tile, n, v)
-        for r in range(d):
-            for i in range(n):
-                step = dt * v[r, i]
-                if stochastic:
-                    k = evaluate(tile[r, i], kind, values, x0, dx)
-                    step += math.sqrt(2.0 * dt * max(k, 0.0)) * noise[start + i, r]
-                tile[r, i] += step
+        z, amp = np.empty(BLOCK), np.empty(BLOCK)
+        drawn = z[: (n + 3) // 4 * 4]
+        for k in range(k0, k1):
+            _drift_tile(code, weights[k], biases[k], tile, n, v)
+            for r in range(d):
+                fill_normals(key, zero, np.uint64(k), np.uint64(r), start // 4, drawn)
+                if _amplitude(tile[r], n, scale, kind, values, x0, dx, amp):
+                    a = amp[0]
+                    for i in range(n):
+                        tile[r, i] += dt * v[r, i] + a * z[i]
+                else:
+                    for i in range(n):
+                        tile[r, i] += dt * v[r, i] + amp[i] * z[i]
         _store_tile(tile, start, n, x)
 
 
@@ -112,6 +138,15 @@ def layer_parameters(segments, layers: int, final_time: float) -> tuple[np.ndarr
     weights = np.stack([segments[j].weight for j in index])
     biases = np.stack([segments[j].bias for j in index])
     return weights, biases
+
+
+def advance(x, code, weights, biases, dt, k0, k1, diffusion, kargs) -> None:
+    """Layers k0..k1-1 on x, in place: deterministic, or Euler-Maruyama with ``kargs`` =
+    (key, diffusion arguments)."""
+    if diffusion is None:
+        advance_deterministic(x, code, weights, biases, dt, k0, k1)
+    else:
+        advance_stochastic(x, code, weights, biases, dt, k0, k1, *kargs)
 
 
 @subnormals_flushed()
@@ -134,24 +169,22 @@ def simulate(
     code = activation_code(activation)
     dt = final_time / layers
     weights, biases = layer_parameters(segments, layers, final_time)
-    per_layer = feedback is not None or diffusion is not None
     if diffusion is not None and rng is None:
         raise ValueError("the stochastic network needs a random generator")
-    kargs = diffusion.args if diffusion is not None else (0, np.zeros(1), 0.0, 1.0)
-    # one buffer for the normals, refilled every layer (a fresh array per layer costs page
-    # faults; the numbers are the same: out= fills in the same order)
-    noise = np.empty((m, d) if diffusion is not None else (0, d))
+    # the normals' key: one draw from the job's generator per run (a seed gives the same
+    # numbers whatever the threads and tiles)
+    kargs = () if diffusion is None else (rng.integers(0, 2**64, dtype=np.uint64), *diffusion.args)
+    # with feedback, layer k's bias row is set from the mean just before the layer
+    bias_rows = biases.copy() if feedback is not None else biases
     out = np.empty((len(record_layers), m, d))
     k = 0
     for j, target in enumerate(record_layers):
-        if not per_layer:
-            advance_deterministic(x, code, weights, biases, dt, k, target)
+        if feedback is None:
+            advance(x, code, weights, biases, dt, k, target, diffusion, kargs)
             k = target
         while k < target:
-            bias = feedback * x.mean(axis=0) if feedback is not None else biases[k]
-            if diffusion is not None:
-                rng.standard_normal(out=noise)
-            advance_layer(x, code, weights[k], bias, dt, noise, *kargs)
+            bias_rows[k] = feedback * x.mean(axis=0)
+            advance(x, code, weights, bias_rows, dt, k, k + 1, diffusion, kargs)
             k += 1
         if not np.all(np.isfinite(x)) or np.abs(x).max() > OVERFLOW:
             raise FloatingPointError(
