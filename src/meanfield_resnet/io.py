@@ -4,14 +4,23 @@ Every variable carries ``long_name`` and ``units`` (from :data:`VARIABLES`); eve
 ``title``, ``source`` (package and version), ``history``, ``references`` (the paper's DOI),
 the experiment's configuration as sorted JSON and its seed. Files are written under a
 temporary name in the target folder and renamed, so an interrupted job never leaves a file
-that looks complete.
+that looks complete; the temporary file goes with the job (see :func:`atomic`). Files are
+created with the user's umask (like any other output) and carry nothing that changes
+between runs: same configuration and seed, same bytes.
+
+Inputs are checked as they are read (:func:`read`): a file that cannot be decoded, or that
+belongs to another experiment than the job's, stops the job with a message naming the file
+and the command that regenerates it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -141,36 +150,118 @@ def provenance(
     return ds
 
 
+class InputFileError(RuntimeError):
+    """An input file that cannot be used: unreadable (truncated, corrupt, missing) or written
+    for another experiment. The message names the file and how to regenerate it."""
+
+
+def regenerate_hint(path) -> str:
+    """The plain instruction that regenerates ``path`` (and what depends on it)."""
+    quoted = shlex.quote(str(path))
+    return (
+        f"Delete it and run the workflow again, which regenerates it: rm {quoted} && "
+        "snakemake --cores all (with your usual options and targets)"
+    )
+
+
+def read(path, experiment: str | None = None) -> xr.Dataset:
+    """Load a dataset eagerly (the file is closed on return), checking it on the way.
+
+    A file that cannot be opened or decoded (truncated by a killed job or a full disk,
+    corrupt, not netCDF, missing) raises :class:`InputFileError` naming the file and the
+    command that regenerates it. With ``experiment``, a file whose ``experiment`` attribute
+    differs (a file copied over another) or is absent is refused the same way."""
+    try:
+        ds = xr.load_dataset(path, engine="netcdf4")
+    except FileNotFoundError:
+        raise InputFileError(
+            f"input file {path} does not exist. Run the workflow to create it: snakemake "
+            "--cores all (with your usual options and targets)"
+        ) from None
+    except Exception as exc:  # netCDF4 and HDF5 report a damaged file in several ways
+        raise InputFileError(
+            f"input file {path} cannot be read as netCDF ({type(exc).__name__}: {exc}); "
+            f"it is truncated or corrupt (a job killed while writing it, a full disk, an "
+            f"interrupted copy?). {regenerate_hint(path)}"
+        ) from None
+    if experiment is not None:
+        found = ds.attrs.get("experiment")
+        if found != experiment:
+            what = (
+                "has no experiment attribute"
+                if found is None
+                else f"holds experiment {found!r} (its experiment attribute)"
+            )
+            raise InputFileError(
+                f"input file {path} {what}, but this job expects experiment {experiment!r}: "
+                f"was another experiment's file copied or moved over it? "
+                f"{regenerate_hint(path)}"
+            )
+    return ds
+
+
+def _part(path: Path) -> Path:
+    """The temporary name under which ``path`` is written (hidden, next to it)."""
+    return path.with_name(f".{path.name}.part")
+
+
+def stale_parts(path) -> list[Path]:
+    """Temporary files of ``path`` left behind by a killed writer: ``.<name>.part``, and
+    ``.<name>.XXXXXXXX.part`` of earlier versions (random suffix)."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}(\.[A-Za-z0-9_]{{8}})?\.part")
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name))
+
+
+def remove_stale_parts(paths) -> list[Path]:
+    """Remove the temporary files that killed writers left for ``paths`` (a job's outputs:
+    only one job writes a given output, so any such file is stale); returns them."""
+    removed = []
+    for path in paths:
+        for part in stale_parts(path):
+            part.unlink(missing_ok=True)
+            removed.append(part)
+    return removed
+
+
+@contextmanager
+def atomic(path) -> Iterator[Path]:
+    """Write ``path`` atomically: yields the temporary name to write, renamed to ``path``
+    when the block succeeds; on any exception (KeyboardInterrupt included, and SIGTERM in a
+    job, which :func:`meanfield_resnet.jobs.start` turns into SystemExit) the temporary file
+    is removed. A SIGKILL cannot be caught: the next write of ``path`` (or the next start
+    of a job with this output) removes what it left. The temporary file is created afresh
+    by the writer (open(2), mode 0666 less the umask), so the file gets the user's umask
+    like any other output."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts([path])
+    tmp = _part(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write(ds: xr.Dataset, path, missing_ok: bool = False) -> None:
     """Describe and write ``ds`` to ``path`` atomically (temporary file, then rename).
     NaN or Inf is refused unless ``missing_ok`` (tables where NaN means "not applicable")."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     describe(ds)
     for name, var in ds.data_vars.items():
         if missing_ok or var.dtype.kind != "f":
             continue
         if not np.all(np.isfinite(var.values)):
             raise FloatingPointError(f"refusing to write {path}: {name} has NaN or Inf")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def read(path) -> xr.Dataset:
-    """Load a dataset eagerly (the file is closed on return)."""
-    return xr.load_dataset(path, engine="netcdf4")
 
 
 def write_text(text: str, path) -> None:
     """Write a text artefact atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        tmp.write_text(text)

@@ -223,12 +223,24 @@ def fitting(ds: xr.Dataset):
 
 def save(fig, png: str, pdf: str, footer: str | None = None) -> None:
     """Write the figure; ``footer`` (the experiments' lines of the verification ledger) is
-    set in small type under the axes."""
+    set in small type under the axes. Both files are written atomically (as netCDF files
+    are) and byte-reproducibly: no creation date in the PDF (matplotlib's PDF has no
+    random document ID), and the producer named without a date in both."""
+    from . import __version__, io
+
     if footer:
         fig.text(0.0, 0.0, footer, fontsize=7, color="0.25", ha="left", va="top")
-    fig.savefig(png, dpi=150, bbox_inches="tight")
-    fig.savefig(pdf, bbox_inches="tight")
-    plt.close(fig)
+    producer = f"meanfield_resnet {__version__} (matplotlib {matplotlib.__version__})"
+    files = (
+        (png, dict(format="png", dpi=150, metadata={"Software": producer})),
+        (pdf, dict(format="pdf", metadata={"Creator": producer, "CreationDate": None})),
+    )
+    try:
+        for path, options in files:
+            with io.atomic(path) as tmp:
+                fig.savefig(tmp, bbox_inches="tight", **options)
+    finally:
+        plt.close(fig)
 
 
 def meanfield(ds: xr.Dataset):

@@ -503,6 +503,8 @@ def _experiment(name: str, e: dict) -> Experiment:
         pde.setdefault(
             "cells", [400] * d if d == 2 else 800 if e["model"] == "fokker_planck" else 400
         )
+        fitted = (e.get("diffusion") or {}).get("kind") == "fit_target"
+        pde.setdefault("frame", "fixed" if fitted else "moving")
         cells = pde["cells"]
         if isinstance(cells, list) != (d == 2):
             raise ConfigError(

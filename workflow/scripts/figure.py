@@ -6,7 +6,7 @@ log, settings = jobs.start(snakemake)  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821
 inputs = {"data": jobs.load_data(inp.data)}
 for stage in ("particles", "pde", "moments", "verification"):
-    inputs[stage] = {Path(p).stem: io.read(p) for p in inp[stage]}
+    inputs[stage] = {Path(p).stem: io.read(p, experiment=Path(p).stem) for p in inp[stage]}
 ds, (draw, options) = figures.build(snakemake.wildcards.figure, inputs, settings)  # noqa: F821
 io.write(io.provenance(ds, f"Data of {snakemake.wildcards.figure}"), out.data)  # noqa: F821
 drawn = io.read(out.data)

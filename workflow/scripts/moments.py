@@ -3,8 +3,9 @@ from meanfield_resnet import io, jobs, pipeline, verification
 log, settings = jobs.start(snakemake)  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821
 exp = settings.experiments[snakemake.wildcards.experiment]  # noqa: F821
-particles = io.read(inp.particles) if "particles" in inp.keys() else None
-pde = io.read(inp.pde) if "pde" in inp.keys() else None
+name = snakemake.wildcards.experiment  # noqa: F821
+particles = io.read(inp.particles, experiment=name) if "particles" in inp.keys() else None
+pde = io.read(inp.pde, experiment=name) if "pde" in inp.keys() else None
 data = jobs.load_data(inp.data)
 ds = pipeline.moments_dataset(settings, exp, data, particles, pde)
 io.write(ds, out.moments)

@@ -10,7 +10,7 @@ if "experiment" in snakemake.wildcards.keys():  # noqa: F821
         settings,
         exp,
         data,
-        io.read(snakemake.input.pde),  # noqa: F821
+        io.read(snakemake.input.pde, experiment=snakemake.wildcards.experiment),  # noqa: F821
         spec["particles"],
         spec["seeds"],
         spec["layers"],

@@ -6,7 +6,11 @@ from meanfield_resnet import io, jobs, plotting
 
 log, settings = jobs.start(snakemake)  # noqa: F821
 study = snakemake.wildcards.study  # noqa: F821
-parts = [io.read(p) for p in snakemake.input.studies]  # noqa: F821
+# the meanfield study has one file per experiment, named after it
+parts = [
+    io.read(p, experiment=Path(p).stem if study == "meanfield" else None)
+    for p in snakemake.input.studies  # noqa: F821
+]
 if study == "meanfield":  # one file per experiment; its fit is in the attributes
     parts = [
         p.assign(
