@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/snakemake ] || bash scripts/setup.sh
-.venv/bin/python -m pytest -m "not slow" "$@"
+.venv/bin/python -m pytest "$@"

@@ -1,23 +1,18 @@
-"""Same configuration and seed, same bytes: every file under results/ except the logs and
-timings (results/logs, results/benchmarks) and a Snakemake report is identical between two
-runs, whatever the number of cores."""
+"""Same configuration and seed, same bytes: figures and netCDF files carry nothing that
+varies between runs. The helpers hash results/ for the workflow test that compares an
+interrupted --cores 1 run with a --cores 2 run file by file
+(tests/test_workflow.py)."""
 
 import hashlib
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 import xarray as xr
 
 from meanfield_resnet import io, plotting
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile")]
 EXCLUDED = ("logs", "benchmarks")  # folders of results/ that differ by nature
 
 
@@ -80,26 +75,3 @@ def test_netcdf_carries_no_date_and_repeats_byte_for_byte(tmp_path):
     io.write(ds, tmp_path / "b.nc")
     assert (tmp_path / "a.nc").read_bytes() == (tmp_path / "b.nc").read_bytes()
     assert time.strftime("%Y") not in io.read(tmp_path / "a.nc").attrs["history"]
-
-
-@pytest.mark.slow
-def test_two_runs_of_the_test_workflow_give_the_same_bytes(tmp_path):
-    """The .test workflow from clean folders with --cores 2 and with --cores 1."""
-    hashes = []
-    for cores in (2, 1):
-        work = tmp_path / f"cores{cores}"
-        shutil.copytree(ROOT / ".test/config", work / "config")
-        res = subprocess.run(
-            SNAKEMAKE + ["--cores", str(cores)],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-        results = work / "results"
-        assert list(results.rglob("*.part")) == [], "a temporary file outlived its job"
-        hashes.append(result_hashes(results))
-    assert len(hashes[0]) > 50 and any(name.endswith(".pdf") for name in hashes[0])
-    lines = differing(*hashes)
-    assert not lines, "files that differ between two identical runs:\n" + "\n".join(lines)

@@ -112,13 +112,17 @@ def _data_files(results):
 
 
 def test_interrupted_serial_run_finishes_and_equals_the_parallel_run(completed, tmp_path):
-    """Kill a --cores 1 run (SIGKILL) while it works, rerun it, and compare every data
-    variable bit for bit with the --cores 2 run of test_test_workflow_runs_end_to_end."""
+    """Kill a --cores 1 run (SIGKILL) while it works, rerun it, and compare it with the
+    --cores 2 run of test_test_workflow_runs_end_to_end: every data variable bit for bit, and
+    every file of results/ (figures, tables and netCDF files; logs, timings and the report
+    aside) byte for byte, with no temporary file left."""
     import os
     import signal
     import time
 
     import numpy as np
+
+    from test_reproducible import differing, result_hashes
 
     shutil.copytree(ROOT / ".test/config", tmp_path / "config")
     proc = subprocess.Popen(
@@ -145,6 +149,11 @@ def test_interrupted_serial_run_finishes_and_equals_the_parallel_run(completed, 
         a, b = xr.load_dataset(ours / rel), xr.load_dataset(theirs / rel)
         for name in a.data_vars:
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=str(rel))
+    assert list(ours.rglob("*.part")) == [], "a temporary file outlived its job"
+    hashes = result_hashes(ours), result_hashes(theirs)
+    assert len(hashes[0]) > 50 and any(name.endswith(".pdf") for name in hashes[0])
+    lines = differing(*hashes)
+    assert not lines, "files that differ between the two runs:\n" + "\n".join(lines)
 
 
 def test_changing_one_parameter_reruns_only_its_jobs(completed, tmp_path):
