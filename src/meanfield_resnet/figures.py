@@ -209,17 +209,12 @@ def _fig10(inp, cfg):
     parts = []
     for name in FIGURES["fig10"]["pde"]:
         p = inp["pde"][name]
-        parts.append(
-            xr.Dataset(
-                {
-                    "w1_to_target": p["w1_to_target"],
-                    "density": p["density"].isel(time=-1),
-                    "target_density": p["target_density"].isel(time=-1),
-                    "x": p["x"].isel(time=-1, drop=True),
-                }
-            ).expand_dims(experiment=[name])
-        )
-    return xr.concat(parts, dim="experiment", coords="minimal", compat="override"), ("fitting", {})
+        final = p.isel(time=-1)
+        # each experiment keeps its own cells: x is a variable over (experiment, cell)
+        fields = {k: final[k].reset_coords(drop=True) for k in ("density", "target_density", "x")}
+        fields["w1_to_target"] = p["w1_to_target"].reset_coords(drop=True)
+        parts.append(xr.Dataset(fields).expand_dims(experiment=[name]))
+    return xr.concat(parts, dim="experiment"), ("fitting", {})
 
 
 FIGURES = {

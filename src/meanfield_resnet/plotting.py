@@ -214,6 +214,9 @@ def fitting(ds: xr.Dataset):
         axes[0].semilogy(sub.time, sub.w1_to_target, marker="o", label=str(label))
         axes[1].plot(sub.x, sub.density, label=f"{label}: final")
         axes[1].plot(sub.x, sub.target_density, "k--", lw=1)
+    curves = [(ds.x.sel(experiment=e).values, ds[v].sel(experiment=e).values)
+              for e in ds.experiment.values for v in ("density", "target_density")]  # fmt: skip
+    axes[1].set_xlim(*mass_window(curves))
     axes[0].set(xlabel="t", ylabel="W1(f(t), target)", title="distance to the target")
     axes[1].set(xlabel="x", ylabel="density", title="final density (target dashed)")
     axes[0].legend(fontsize=8)
