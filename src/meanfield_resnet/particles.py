@@ -1,5 +1,6 @@
 """The network stage: the data pushed through the (stochastic) ResNet, as a dataset of the
-states at the recorded layers (results/particles/<experiment>.nc)."""
+states at the recorded layers (results/particles/<experiment>.nc), and Table 1, the
+network as a classifier."""
 
 from __future__ import annotations
 
@@ -81,3 +82,38 @@ def _warn_unstable_layers(exp, segments, dt, log) -> None:
         log(f"warning: experiment {exp.name}: dt ||W|| sup|σ'| = {worst:.3g} > 2, the explicit "
             "Euler layers are unstable: the network diverges where the mean-field ODE "
             "contracts (more particles.layers make it stable)")  # fmt: skip
+
+
+def classification_table(
+    exp: Experiment, vehicles: xr.Dataset, particles: xr.Dataset
+) -> tuple[str, str, float]:
+    """Table 1: example lengths, class, the network's output and class (the side of the
+    threshold the datum ends on), and the accuracy on all vehicles of the particle run.
+    Returns (csv, markdown, accuracy)."""
+    import pandas as pd
+
+    threshold = vehicles.attrs["threshold"]
+    final = particles["state"].isel(time=-1, axis=0).values
+    accuracy = float(((final > threshold).astype(int) == vehicles["is_truck"].values).mean())
+    layers = int(particles.attrs["layers"])
+    examples = vehicles["example_length"].values
+    out = network.simulate(
+        examples[:, None],
+        exp.activation,
+        exp.segments,
+        exp.final_time,
+        layers,
+        np.array([layers]),
+        feedback=exp.feedback,
+    )[-1, :, 0]
+    table = pd.DataFrame(
+        {
+            "length_m": examples,
+            "class": np.where(vehicles["example_is_truck"].values == 1, "truck", "car"),
+            "network_output": out,
+            "predicted_class": np.where(out > threshold, "truck", "car"),
+        }
+    )
+    footer = f"Accuracy of the network on all {final.size} vehicles: {accuracy:.3f}"
+    md = table.to_markdown(index=False, floatfmt=".4g") + f"\n\n{footer}\n"
+    return table.to_csv(index=False, float_format="%.6g"), md, accuracy

@@ -1,6 +1,6 @@
 """The mean-field stages: validated settings and datasets in, a dataset out (the PDE
-solution, the moments, Table 1). The data sets are built in ``datasets``, the network's
-particles in ``particles``; what an experiment is made of in ``experiment``.
+solution and the moments). The data sets are built in ``datasets``, the network's
+particles and Table 1 in ``particles``; what an experiment is made of in ``experiment``.
 
 The Snakemake scripts are thin wrappers around these functions, so every stage can also be
 run (and tested) from Python.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import diffusion, exact, fokker_planck, io, network, vlasov
+from . import diffusion, exact, fokker_planck, io, vlasov
 from .cost import SECONDS_PER, check_cost
 from .experiment import diffusion_and_bias, initial_law, law_from_spec
 from .moments import (
@@ -248,38 +248,3 @@ def exact_moments(exp: Experiment, data, times) -> dict | None:
     if k.kind == diffusion.POLYNOMIAL and k.values.size == 1:
         return exact.ou_moments(mean0, var0, w, b, float(k.values[0]), times)
     return None
-
-
-def classification_table(
-    exp: Experiment, vehicles: xr.Dataset, particles: xr.Dataset
-) -> tuple[str, str, float]:
-    """Table 1: example lengths, class, the network's output and class (the side of the
-    threshold the datum ends on), and the accuracy on all vehicles of the particle run.
-    Returns (csv, markdown, accuracy)."""
-    import pandas as pd
-
-    threshold = vehicles.attrs["threshold"]
-    final = particles["state"].isel(time=-1, axis=0).values
-    accuracy = float(((final > threshold).astype(int) == vehicles["is_truck"].values).mean())
-    layers = int(particles.attrs["layers"])
-    examples = vehicles["example_length"].values
-    out = network.simulate(
-        examples[:, None],
-        exp.activation,
-        exp.segments,
-        exp.final_time,
-        layers,
-        np.array([layers]),
-        feedback=exp.feedback,
-    )[-1, :, 0]
-    table = pd.DataFrame(
-        {
-            "length_m": examples,
-            "class": np.where(vehicles["example_is_truck"].values == 1, "truck", "car"),
-            "network_output": out,
-            "predicted_class": np.where(out > threshold, "truck", "car"),
-        }
-    )
-    footer = f"Accuracy of the network on all {final.size} vehicles: {accuracy:.3f}"
-    md = table.to_markdown(index=False, floatfmt=".4g") + f"\n\n{footer}\n"
-    return table.to_csv(index=False, float_format="%.6g"), md, accuracy
