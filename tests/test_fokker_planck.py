@@ -7,7 +7,7 @@ from conftest import observed_orders
 from meanfield_resnet import diffusion, exact, fokker_planck, network
 from meanfield_resnet.distributions import Distribution
 from meanfield_resnet.moments import grid_moments
-from meanfield_resnet.settings import Segment
+from meanfield_resnet.settings import constant_segments
 
 UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
 DOMAIN = np.array([-8.0, 14.0])
@@ -29,8 +29,7 @@ def pde(
 ):
     problem = fokker_planck.FokkerPlanckProblem(
         "identity",
-        w,
-        b,
+        constant_segments(w, b),
         diffusion.constant(k) if np.isscalar(k) else k,
         cells,
         frame=frame,
@@ -79,7 +78,9 @@ def test_fitted_steady_state_is_the_target(target):
     k, b = diffusion.fit_target(target, -1.0)
     errors = []
     for n in (100, 200, 400):
-        problem = fokker_planck.FokkerPlanckProblem("identity", -1.0, b, k, n, target=target)
+        problem = fokker_planck.FokkerPlanckProblem(
+            "identity", constant_segments(-1.0, b), k, n, target=target
+        )
         lo, hi = fokker_planck.default_domain(problem, UNIFORM, 10.0)
         edges = np.linspace(lo, hi, n + 1)
         lower, diag, upper = np.empty(n - 1), np.empty(n), np.empty(n - 1)
@@ -105,7 +106,7 @@ def test_stochastic_particles_agree_with_pde_within_three_standard_errors():
     sol = pde(800, 0.0025, 0.5, t=t, frame="moving", domain=None)
     pm = grid_moments(sol.density[-1], sol.edges(-1))
     rng = np.random.default_rng(5)
-    seg = (Segment(0.0, np.inf, np.array([[-1.0]]), np.array([0.0])),)
+    seg = constant_segments(-1.0, 0.0)
     x = network.simulate(
         UNIFORM.sample(rng, m),
         "identity",
@@ -153,7 +154,9 @@ def test_default_grid_is_as_accurate_as_the_vlasov_solver(w, b, k, law, final):
     Ornstein-Uhlenbeck ones at every output time (the mean relative to the larger of |mean|
     and the standard deviation), L1 ≤ 1e-4 from t = 0.5 on."""
     times = np.array([0.0, 0.5, 1.0, 2.0, final])
-    problem = fokker_planck.FokkerPlanckProblem("identity", w, b, diffusion.constant(k), 800)
+    problem = fokker_planck.FokkerPlanckProblem(
+        "identity", constant_segments(w, b), diffusion.constant(k), 800
+    )
     sol = fokker_planck.solve(problem, law, times)
     mean0, var0 = float(law.mean()[0]), float(law.variance()[0])
     ex = exact.ou_moments(mean0, var0, w, b, k, times)

@@ -8,11 +8,11 @@ from conftest import observed_orders
 from meanfield_resnet import diffusion, exact, network
 from meanfield_resnet._jit import set_threads
 from meanfield_resnet.activations import ACTIVATIONS, activation_code
-from meanfield_resnet.settings import Segment
+from meanfield_resnet.settings import Segment, constant_segments
 
 
 def segments(w, b, d=1):
-    return (Segment(0.0, np.inf, np.eye(d) * w, np.full(d, b)),)
+    return constant_segments(w, b, d)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)

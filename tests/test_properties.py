@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from meanfield_resnet import diffusion, fokker_planck, vlasov
 from meanfield_resnet.activations import ACTIVATIONS
 from meanfield_resnet.distributions import Distribution
-from meanfield_resnet.settings import Segment
+from meanfield_resnet.settings import constant_segments
 
 finite = dict(allow_nan=False, allow_infinity=False)
 
@@ -25,8 +25,8 @@ finite = dict(allow_nan=False, allow_infinity=False)
 def test_vlasov_keeps_mass_positivity_and_finiteness(activation, w, b, mean, std, cells, t):
     law = Distribution("gaussian", mean_=np.array([mean]), std=np.array([std]))
     box = law.support()
-    frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (cells,))
-    seg = (Segment(0.0, np.inf, np.array([[w]]), np.array([b])),)
+    frame = vlasov.Frame.from_box(box, cells)
+    seg = constant_segments(w, b)
     sol = vlasov.solve(
         vlasov.VlasovProblem(activation, seg, None, frame),
         law.cell_probabilities([frame.edges(0)]),
@@ -48,7 +48,7 @@ def test_vlasov_keeps_mass_positivity_and_finiteness(activation, w, b, mean, std
 def test_fokker_planck_keeps_mass_and_finiteness(w, b, k, dt, theta):
     law = Distribution("uniform", low=np.array([-1.0]), high=np.array([1.0]))
     problem = fokker_planck.FokkerPlanckProblem(
-        "identity", w, b, diffusion.constant(k), 200, time_step=dt, theta=theta
+        "identity", constant_segments(w, b), diffusion.constant(k), 200, time_step=dt, theta=theta
     )
     sol = fokker_planck.solve(problem, law, [0.0, 1.0])
     assert np.all(np.isfinite(sol.density))

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 from meanfield_resnet import datasets, ledger, network, particles, pipeline, verification
-from meanfield_resnet.settings import Segment, load_config
+from meanfield_resnet.settings import constant_segments, load_config
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_euler_bias_is_the_networks_own_moment_recursion(w, b, feedback):
     """The affine layer map's mean recursion equals the mean of the simulated network."""
     x0 = np.random.default_rng(2).uniform(2.0, 8.0, (1000, 1))
     layers, final = 50, 2.0
-    seg = (Segment(0.0, np.inf, np.array([[w]]), np.array([b if feedback is None else 0.0])),)
+    seg = constant_segments(w, b if feedback is None else 0.0)
     x = network.simulate(x0, "identity", seg, final, layers, np.array([layers]),
                          feedback=feedback)[-1, :, 0]  # fmt: skip
     h = final / layers

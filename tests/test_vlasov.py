@@ -1,25 +1,23 @@
 """Finite-volume Vlasov solver against exact solutions (docs/model.md §3)."""
 
-import sys
-
 import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from conftest import ROOT, observed_orders
+from conftest import observed_orders
 from meanfield_resnet import exact, network, vlasov
 from meanfield_resnet.distributions import Distribution, scott_bandwidth
 from meanfield_resnet.moments import grid_moments, particle_moments, particle_standard_errors
-from meanfield_resnet.settings import Segment
+from meanfield_resnet.settings import Segment, constant_segments
 
 UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
 BUMP = Distribution("gaussian", mean_=np.array([0.5]), std=np.array([0.4]))
 
 
 def solve_1d(law, activation, w, b, n, times, moving=True, domain=None, feedback=None, **kw):
-    seg = (Segment(0.0, np.inf, np.array([[w]]), np.array([b])),)
+    seg = constant_segments(w, b)
     box = law.support() if domain is None else np.asarray(domain, float)
-    frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (n,), moving)
+    frame = vlasov.Frame.from_box(box, n, moving)
     problem = vlasov.VlasovProblem(activation, seg, feedback, frame, **kw)
     return vlasov.solve(problem, law.cell_probabilities([frame.edges(0)]), times)
 
@@ -100,7 +98,7 @@ def test_particles_agree_with_pde_moments_within_monte_carlo_error():
     pde = grid_moments(sol.density, np.stack([edges_at(sol, k) for k in range(3)]))
     x0 = UNIFORM.sample(np.random.default_rng(11), m)
     layers = 4000
-    seg = (Segment(0.0, np.inf, np.array([[w]]), np.array([b])),)
+    seg = constant_segments(w, b)
     x = network.simulate(x0, "tanh", seg, t, layers, np.array([0, 2000, 4000]))[..., 0]
     pm, se = particle_moments(x), particle_standard_errors(x)
     for name in ("mean", "variance", "energy"):
@@ -124,8 +122,8 @@ def test_fixed_domain_too_small_fails_with_a_clear_message():
 
 @pytest.mark.parametrize("factor", [1e30, np.nan])
 def test_initial_masses_beyond_the_weno_range_fail_before_stepping(factor):
-    seg = (Segment(0.0, np.inf, np.array([[1.0]]), np.array([0.0])),)
-    frame = vlasov.Frame(np.array([-2.0]), np.array([3.0]), (50,), True)
+    seg = constant_segments(1.0, 0.0)
+    frame = vlasov.Frame.from_box([-2.0, 3.0], 50)
     problem = vlasov.VlasovProblem("tanh", seg, None, frame)
     masses = BUMP.cell_probabilities([frame.edges(0)]) * factor
     with pytest.raises(ValueError, match="initial density .* not finite or exceeds"):
@@ -197,9 +195,7 @@ def test_limited_flux_is_the_hu_adams_shu_blend():
     θ (high - low) with the largest θ in [0, 1] keeping left - λF >= 0 and right + λF >= 0,
     for λ|u| <= 1 and data from smooth to rough, over 30 orders of magnitude."""
     from meanfield_resnet import finite_volume as fv
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import numpy_scheme
+    from meanfield_resnet import reference_scheme as numpy_scheme
 
     rng = np.random.default_rng(5)
     count = 20_000
@@ -255,8 +251,8 @@ def test_affine_edges_of_a_sheared_2d_box_keep_the_mass_inside():
     law = Distribution("gaussian", mean_=np.array([0.5, -0.2]), std=np.array([0.4, 0.3]))
     weight, bias = np.array([[-0.8, 0.6], [-0.4, -0.5]]), np.array([0.3, -0.1])
     box = law.support()
-    frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (48, 48))
-    problem = vlasov.VlasovProblem("identity", (Segment(0.0, np.inf, weight, bias),), None, frame)
+    frame = vlasov.Frame.from_box(box, (48, 48))
+    problem = vlasov.VlasovProblem("identity", constant_segments(weight, bias, 2), None, frame)
     sol = vlasov.solve(problem, law.cell_probabilities([frame.edges(0), frame.edges(1)]), [0, 2])
     assert np.all(np.abs(sol.mass - 1.0) < 1e-12)
     centres = [sol.lower[-1, r] + (sol.upper[-1, r] - sol.lower[-1, r]) * (np.arange(48) + 0.5) / 48

@@ -4,12 +4,25 @@ Every kernel is compiled through :func:`jit`: cached on disk (Snakemake jobs are
 processes and must not each pay the compile), ``error_model="numpy"`` (the Python error
 model inserts zero-division checks that stop vectorisation), no ``fastmath`` (results must
 not depend on reassociation, so serial and parallel runs agree bit for bit).
+
+**Where the cache lives.** numba keys a cached kernel on its own source file only: a kernel
+that calls a kernel of another module (every solver calls ``activations.sigma``) would keep
+its stale machine code after that module changed. So the cache directory is keyed on the
+source of every module that defines kernels (:func:`kernel_sources_digest`):
+``<base>/<digest>``, with ``<base>`` the environment variable ``MEANFIELD_RESNET_CACHE_DIR``,
+else ``NUMBA_CACHE_DIR``, else ``$XDG_CACHE_HOME/meanfield_resnet/numba`` (``~/.cache/...``).
+An edited kernel module recompiles everything once; nothing is written beside the sources;
+the three most recent digests are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import platform
+import shutil
 from contextlib import contextmanager
+from pathlib import Path
 
 import numba
 from llvmlite import ir
@@ -17,6 +30,48 @@ from numba import types
 from numba.extending import intrinsic
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+KEPT_CACHES = 3
+
+
+def kernel_sources_digest() -> str:
+    """SHA-256 (16 hex digits) of the package modules that define or call kernels: this one
+    and every module importing it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        text = path.read_bytes()
+        if path.name == "_jit.py" or b"from ._jit import" in text:
+            digest.update(path.name.encode() + b"\0" + text)
+    return digest.hexdigest()[:16]
+
+
+def _cache_base() -> Path:
+    for var in ("MEANFIELD_RESNET_CACHE_DIR", "NUMBA_CACHE_DIR"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg) / "meanfield_resnet" / "numba"
+
+
+def _use_cache_dir() -> None:
+    """Point numba's cache at <base>/<digest> (for this process and the processes it
+    starts) and drop all but the most recent KEPT_CACHES digests."""
+    base = _cache_base()
+    path = base / kernel_sources_digest()
+    os.environ["MEANFIELD_RESNET_CACHE_DIR"] = str(base)
+    os.environ["NUMBA_CACHE_DIR"] = str(path)  # numba re-reads its config from the environment
+    numba.config.CACHE_DIR = str(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        os.utime(path)
+        old = sorted(base.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEPT_CACHES]
+        for stale in old:
+            if stale.is_dir() and len(stale.name) == 16:
+                shutil.rmtree(stale, ignore_errors=True)
+    except OSError:
+        pass  # unwritable: numba falls back to its own cache locations
+
+
+_use_cache_dir()
 
 
 def jit(func=None, *, parallel: bool = False, inline: bool = False):

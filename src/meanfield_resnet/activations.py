@@ -1,27 +1,34 @@
-"""Activation functions σ of the residual network x^{k+1} = x^k + dt σ(W x^k + b).
+"""Activation functions σ of the residual network x^{k+1} = x^k + dt σ(W x^k + b): the
+registry every other part of the package reads.
 
-Each activation has an integer code so that numba kernels can take it as an argument
-(parameters go in as arguments, never as globals frozen at compile time).
+An entry (:class:`Activation`) holds σ and σ' for numpy, sup|σ'| (the Lipschitz constant that
+bounds the network's and the solvers' steps) and, where one is known, the closed-form flow
+of the characteristic equation. With y = w x + b the characteristics dx/dt = σ(w x + b)
+become dy/ds = σ(y) in s = w t, so one map y(s; y0) serves every w and b
+(:func:`characteristic`). Where no closed form exists, the flow is integrated to round-off
+(DOP853, relative tolerance 1e-13) for the exact solutions; the Vlasov solver's moving box
+then follows its edges in its own Runge-Kutta stages.
+
+The compiled kernels take an activation by its integer code (its place in the registry):
+parameters go into kernels as arguments, never as globals frozen at compile time.
+:func:`sigma` (one value) and :func:`sigma_inplace` (an array, one loop per activation so
+that each vectorises) dispatch on it.
+
+Adding an activation is one edit of this module: its scalar kernel, its branch in
+:func:`sigma` and :func:`sigma_inplace`, and its entry in ``REGISTRY``; the configuration
+schema, the sweep table, the steady-state study and the parametrised tests take it from
+there.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._jit import float_from_bits, jit
-
-ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu")
-
-
-def activation_code(name: str) -> int:
-    """Integer code of an activation name (``identity``, ``tanh``, ``sigmoid``, ``relu``)."""
-    try:
-        return ACTIVATIONS.index(name)
-    except ValueError:
-        raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}") from None
-
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact (fdlibm)
@@ -69,47 +76,183 @@ def tanh(y: float) -> float:
     return math.copysign(-m / (2.0 + m), y)
 
 
+@jit(inline=True)
+def sigmoid(y: float) -> float:
+    """1/(1 + e^{-y}) = (1 + tanh(y/2))/2 (vectorisable through :func:`tanh`)."""
+    return 0.5 + 0.5 * tanh(0.5 * y)
+
+
+LEAKY_SLOPE = 0.1  # σ(y) = y for y > 0, LEAKY_SLOPE·y otherwise
+
+
+@jit(inline=True)
+def leaky_relu(y: float) -> float:
+    """max(y, a y) with a = LEAKY_SLOPE."""
+    return y if y > 0.0 else LEAKY_SLOPE * y
+
+
+# codes: the place of each activation in REGISTRY (checked on import below)
+IDENTITY, TANH, SIGMOID, RELU, LEAKY_RELU = range(5)
+
+
 @jit
 def sigma(code: int, y: float) -> float:
-    """σ(y) for the activation with the given code (sigmoid as (1 + tanh(y/2))/2)."""
-    if code == 0:
+    """σ(y) for the activation with the given code."""
+    if code == IDENTITY:
         return y
-    if code == 1:
+    if code == TANH:
         return tanh(y)
-    if code == 2:
-        return 0.5 + 0.5 * tanh(0.5 * y)
-    return y if y > 0.0 else 0.0
+    if code == SIGMOID:
+        return sigmoid(y)
+    if code == RELU:
+        return y if y > 0.0 else 0.0
+    if code == LEAKY_RELU:
+        return leaky_relu(y)
+    return math.nan
 
 
 @jit
 def sigma_inplace(code: int, y: np.ndarray, n: int) -> None:
     """y[:n] = σ(y[:n]), one loop per activation so that each vectorises."""
-    if code == 1:
+    if code == TANH:
         for i in range(n):
             y[i] = tanh(y[i])
-    elif code == 2:
+    elif code == SIGMOID:
         for i in range(n):
-            y[i] = 0.5 + 0.5 * tanh(0.5 * y[i])
-    elif code == 3:
+            y[i] = sigmoid(y[i])
+    elif code == RELU:
         for i in range(n):
             y[i] = max(y[i], 0.0)
+    elif code == LEAKY_RELU:
+        for i in range(n):
+            y[i] = leaky_relu(y[i])
+    elif code != IDENTITY:
+        for i in range(n):
+            y[i] = math.nan
 
 
-@jit
+# ---- the registry: numpy forms, slope bounds, characteristic flows ------------------------
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What the package needs of one activation σ.
+
+    ``flow(y0, s)`` solves dy/ds = σ(y), y(0) = y0, in closed form (None: no closed form;
+    :func:`flow` integrates it)."""
+
+    name: str
+    formula: str
+    function: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    slope_bound: float
+    flow: Callable[[np.ndarray, float], np.ndarray] | None = None
+
+
+def _sigmoid_np(y):
+    return 0.5 * (1.0 + np.tanh(0.5 * y))
+
+
+def _sigmoid_flow(y0, s):
+    """∫ dy/σ(y) = ∫ (1 + e^{-y}) dy = y - e^{-y}, so y - e^{-y} = u := y0 - e^{-y0} + s,
+    solved by y = u + W0(e^{-u}) (Lambert W)."""
+    u = y0 - np.exp(-y0) + s
+    return u + lambertw_of_exp(-u)
+
+
+def lambertw_of_exp(L):
+    """W0(e^L) without overflow: direct for L < 600, else Newton on w + ln w = L."""
+    from scipy.special import lambertw  # only the exact solutions need it
+
+    L = np.asarray(L, dtype=float)
+    small = L < 600
+    out = np.empty_like(L)
+    out[small] = np.real(lambertw(np.exp(L[small])))
+    w = L[~small] - np.log(L[~small])
+    for _ in range(8):
+        w = w - (w + np.log(w) - L[~small]) / (1 + 1 / w)
+    out[~small] = w
+    return out
+
+
+REGISTRY: tuple[Activation, ...] = (
+    Activation(
+        "identity", "σ(y) = y", lambda y: y.copy(), np.ones_like, 1.0,
+        flow=lambda y0, s: y0 * np.exp(s),
+    ),
+    Activation(
+        "tanh", "σ(y) = tanh y", np.tanh, lambda y: 1.0 - np.tanh(y) ** 2, 1.0,
+        flow=lambda y0, s: np.arcsinh(np.sinh(y0) * np.exp(s)),  # sinh y(s) = e^s sinh y0
+    ),
+    Activation(
+        "sigmoid", "σ(y) = 1/(1 + e^-y)", _sigmoid_np,
+        lambda y: _sigmoid_np(y) * (1.0 - _sigmoid_np(y)), 0.25, flow=_sigmoid_flow,
+    ),
+    Activation(
+        "relu", "σ(y) = max(y, 0)", lambda y: np.maximum(y, 0.0),
+        lambda y: (y > 0).astype(float), 1.0,
+        flow=lambda y0, s: np.where(y0 > 0, y0 * np.exp(s), y0),
+    ),
+    Activation(
+        "leaky_relu", f"σ(y) = max(y, {LEAKY_SLOPE:g} y)",
+        lambda y: np.where(y > 0, y, LEAKY_SLOPE * y),
+        lambda y: np.where(y > 0, 1.0, LEAKY_SLOPE), 1.0,
+        flow=lambda y0, s: y0 * np.exp(np.where(y0 > 0, 1.0, LEAKY_SLOPE) * s),
+    ),
+)  # fmt: skip
+
+ACTIVATIONS: tuple[str, ...] = tuple(a.name for a in REGISTRY)
+_BY_NAME = {a.name: a for a in REGISTRY}
+
+
+def activation(name: str) -> Activation:
+    """The registry's entry of an activation name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}") from None
+
+
+def activation_code(name: str) -> int:
+    """Integer code of an activation name: its place in the registry."""
+    activation(name)
+    return ACTIVATIONS.index(name)
+
+
+def has_closed_flow(name: str) -> bool:
+    """Whether the characteristic flow of σ is known in closed form."""
+    return activation(name).flow is not None
+
+
 def sigma_slope_bound(code: int) -> float:
-    """sup |σ'|, the Lipschitz constant of σ (identity, tanh, ReLU: 1; sigmoid: 1/4)."""
-    return 0.25 if code == 2 else 1.0
+    """sup |σ'|, the Lipschitz constant of σ."""
+    return REGISTRY[code].slope_bound
 
 
 def sigma_numpy(name: str, y: np.ndarray) -> np.ndarray:
     """σ(y) applied to an array with numpy (for exact solutions and plots)."""
-    y = np.asarray(y, dtype=float)
-    if name == "identity":
-        return y.copy()
-    if name == "tanh":
-        return np.tanh(y)
-    if name == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * y))
-    if name == "relu":
-        return np.maximum(y, 0.0)
-    raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
+    return activation(name).function(np.asarray(y, dtype=float))
+
+
+def sigma_derivative(name: str, y: np.ndarray) -> np.ndarray:
+    """σ'(y) applied to an array with numpy."""
+    return activation(name).derivative(np.asarray(y, dtype=float))
+
+
+def flow(name: str, y0, s: float) -> np.ndarray:
+    """y(s) of dy/ds = σ(y), y(0) = y0 (s < 0: backward): the closed form, or else an
+    adaptive 8th-order integration (DOP853) to a relative tolerance of 1e-13."""
+    entry = activation(name)
+    y0 = np.asarray(y0, dtype=float)
+    if entry.flow is not None or s == 0.0:
+        return entry.flow(y0, s) if entry.flow is not None else y0.copy()
+    from scipy.integrate import solve_ivp
+
+    flat = y0.ravel()
+    sol = solve_ivp(
+        lambda _, y: entry.function(y), (0.0, s), flat, method="DOP853", rtol=1e-13,
+        atol=1e-13 * (1.0 + np.abs(flat)), t_eval=[s],
+    )  # fmt: skip
+    if not sol.success:
+        raise FloatingPointError(f"characteristic flow of {name} failed: {sol.message}")
+    return sol.y[:, -1].reshape(y0.shape)

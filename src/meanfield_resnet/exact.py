@@ -1,10 +1,11 @@
 """Exact solutions used to verify the solvers (docs/model.md §3).
 
-1-D characteristics of dx/dt = σ(wx + b), with y = wx + b:
-- identity: x(t) = (x0 + b/w) e^{wt} - b/w
-- tanh:     sinh(y(t)) = sinh(y0) e^{wt}
-- ReLU:     y(t) = y0 e^{wt} where y0 > 0, else y(t) = y0
-- sigmoid:  y(t) = s + W0(e^{-s}),  s = y0 - e^{-y0} + wt  (Lambert W)
+1-D characteristics of dx/dt = σ(wx + b): with y = wx + b, dy/ds = σ(y) in s = wt, whose
+flow each activation of the registry gives (``activations``), e.g.
+- identity: y(s) = y0 e^s
+- tanh:     sinh y(s) = sinh(y0) e^s
+- ReLU:     y(s) = y0 e^s where y0 > 0, else y(s) = y0
+- sigmoid:  y(s) = u + W0(e^{-u}),  u = y0 - e^{-y0} + s  (Lambert W)
 The Vlasov solution is the push-forward f(t, x) = f_0(X0(t, x)) |∂X0/∂x| with X0 the
 backward characteristic; cell masses are differences of the initial CDF at the backward
 characteristics of the cell edges (1-D flows keep the order of the data).
@@ -14,9 +15,9 @@ Fokker-Planck with σ = identity and constant K: Ornstein-Uhlenbeck law.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import lambertw, ndtr
+from scipy.special import ndtr
 
-from .activations import sigma_numpy
+from .activations import flow, sigma_derivative, sigma_numpy
 from .distributions import Distribution
 
 
@@ -25,32 +26,7 @@ def characteristic(activation: str, w: float, b: float, x0, t: float) -> np.ndar
     x0 = np.asarray(x0, dtype=float)
     if w == 0.0:
         return x0 + t * sigma_numpy(activation, np.full_like(x0, b))
-    y0 = w * x0 + b
-    if activation == "identity":
-        y = y0 * np.exp(w * t)
-    elif activation == "tanh":
-        y = np.arcsinh(np.sinh(y0) * np.exp(w * t))
-    elif activation == "relu":
-        y = np.where(y0 > 0, y0 * np.exp(w * t), y0)
-    elif activation == "sigmoid":
-        s = y0 - np.exp(-y0) + w * t
-        y = s + _lambertw_of_exp(-s)
-    else:
-        raise ValueError(f"unknown activation {activation!r}")
-    return (y - b) / w
-
-
-def _lambertw_of_exp(L):
-    """W0(e^L) without overflow: direct for L < 600, else Newton on w + ln w = L."""
-    L = np.asarray(L, dtype=float)
-    small = L < 600
-    out = np.empty_like(L)
-    out[small] = np.real(lambertw(np.exp(L[small])))
-    w = L[~small] - np.log(L[~small])
-    for _ in range(8):
-        w = w - (w + np.log(w) - L[~small]) / (1 + 1 / w)
-    out[~small] = w
-    return out
+    return (flow(activation, w * x0 + b, w * t) - b) / w
 
 
 def cell_masses(
@@ -69,7 +45,8 @@ def density(
     x0 = characteristic(activation, w, b, x, -t)
     v, v0 = sigma_numpy(activation, w * x + b), sigma_numpy(activation, w * x0 + b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        jac = np.where(np.abs(v) > 1e-300, v0 / v, np.exp(-w * t * (activation != "relu")))
+        rest = np.exp(-w * t * sigma_derivative(activation, w * x + b))  # at a rest point
+        jac = np.where(np.abs(v) > 1e-300, v0 / v, rest)
     return initial.density_1d(x0) * np.abs(jac)
 
 

@@ -1,6 +1,9 @@
 """Structure-preserving solver of the Fokker-Planck model (Fig. 9, fitting a target law):
 
-    ∂_t f + ∂_x(σ(wx + b) f) = ∂_xx(K(x) f),   zero-flux boundaries.
+    ∂_t f + ∂_x(σ(wx + b) f) = ∂_xx(K(x) f),   zero-flux boundaries,
+
+with (w, b) piecewise constant in time (the segments, as in the Vlasov solver: steps end
+on every switch, and each step takes the parameters of the segment it starts in).
 
 **A grid that follows the law.** The grid is the affine image x = c(t) + s(t) ξ of the
 reference interval ξ ∈ [-1, 1], cut into n equal cells (h = 2/n). With g = s f (mass per
@@ -64,7 +67,8 @@ SMOOTHING_STEPS = 4  # backward-Euler half steps that start a θ < 1 run (Rannac
 
 @dataclass
 class FokkerPlanckProblem:
-    """σ, w, b and K of ∂_t f + ∂_x(σ(wx+b) f) = ∂_xx(K f), and how to discretise it.
+    """σ, the (w, b) segments and K of ∂_t f + ∂_x(σ(wx+b) f) = ∂_xx(K f), and how to
+    discretise it (the counterpart of :class:`vlasov.VlasovProblem`).
 
     ``frame`` "moving" (the grid follows the law's mean and spread, ``frame_width`` standard
     deviations either side; it moves by at most ``frame_step`` of its scale per step) or
@@ -73,8 +77,7 @@ class FokkerPlanckProblem:
     steady state, if any (its W1 distance is recorded)."""
 
     activation: str
-    weight: float
-    bias: float
+    segments: tuple
     diffusion: Diffusion
     cells: int
     frame: str = "moving"
@@ -87,9 +90,46 @@ class FokkerPlanckProblem:
     resolution_tolerance: float = 1e-2
     target: Distribution | None = None
 
+    def __post_init__(self):
+        for seg in self.segments:
+            if np.shape(seg.weight) != (1, 1) or np.shape(seg.bias) != (1,):
+                raise ValueError("the Fokker-Planck model is 1-D: every segment needs a 1x1 "
+                                 "weight and one bias")  # fmt: skip
+
     @property
     def code(self) -> int:
         return activation_code(self.activation)
+
+    def segment(self, t: float):
+        """The segment in force from time t on (a step starting at t uses it)."""
+        for seg in self.segments:
+            if t < seg.until - 1e-12:
+                return seg
+        return self.segments[-1]
+
+    def parameters(self, t: float) -> tuple[float, float]:
+        """(w, b) in force from time t on."""
+        seg = self.segment(t)
+        return float(seg.weight[0, 0]), float(seg.bias[0])
+
+    @property
+    def weight(self) -> float:
+        """w of the first segment."""
+        return self.parameters(0.0)[0]
+
+    @property
+    def bias(self) -> float:
+        """b of the first segment (the bias a fitted target derives, when there is one)."""
+        return self.parameters(0.0)[1]
+
+    def pieces(self, start: float, end: float):
+        """(w, b, until) for each part of [start, end] within one segment."""
+        t = start
+        while t < end - 1e-13 * max(1.0, end):
+            seg = self.segment(t)
+            until = min(end, seg.until)
+            yield float(seg.weight[0, 0]), float(seg.bias[0]), until
+            t = until
 
 
 @dataclass
@@ -107,11 +147,17 @@ class FokkerPlanckSolution:
     target_density: np.ndarray | None  # (time, n) cell averages of the target
     w1_to_target: np.ndarray | None
 
-    def edges(self, k: int) -> np.ndarray:
-        """Cell edges at output k."""
+    def edges(self, k: int, axis: int = 0) -> np.ndarray:
+        """Cell edges at output k (the one axis: ``axis`` = 0, as for the Vlasov solution)."""
+        if axis != 0:
+            raise ValueError("the Fokker-Planck solution is 1-D: axis must be 0")
         return np.concatenate(
             [self.centres[k] - 0.5 * self.dx[k], [self.centres[k, -1] + 0.5 * self.dx[k]]]
         )
+
+    def cell_masses(self, k: int) -> np.ndarray:
+        """Mass of each cell at output k (density times cell width)."""
+        return self.density[k] * self.dx[k]
 
 
 @jit(inline=True)
@@ -293,13 +339,18 @@ def default_domain(problem: FokkerPlanckProblem, law, final_time: float) -> np.n
     if problem.target is not None:
         a1, a2 = problem.target.support()[0]
         return np.array([min(lo, a1), max(hi, a2)])
-    w, b, dt = problem.weight, problem.bias, problem.time_step
-    ends = exact.characteristic(problem.activation, w, b, np.array([lo, hi]), final_time)
-    pts = [lo, hi, *ends]
+    dt, ends, t, pts = problem.time_step, np.array([lo, hi]), 0.0, [lo, hi]
+    for w, b, until in problem.pieces(0.0, final_time):
+        ends = exact.characteristic(problem.activation, w, b, ends, until - t)
+        pts, t = [*pts, *ends], until
     span = np.linspace(min(pts), max(pts), 64)
-    vmax = float(np.max(np.abs(sigma_numpy(problem.activation, w * span + b))))
+    vmax = max(
+        float(np.max(np.abs(sigma_numpy(problem.activation, w * span + b))))
+        for w, b, _ in problem.pieces(0.0, final_time)
+    )
     kmax = float(np.max(problem.diffusion(span))) + 0.5 * vmax**2 * dt
-    t_eff = min(final_time, 1.0 / abs(w)) if w != 0 else final_time
+    rate = max(abs(w) for w, _, _ in problem.pieces(0.0, final_time))
+    t_eff = min(final_time, 1.0 / rate) if rate != 0 else final_time
     pad = 12.0 * np.sqrt(2.0 * kmax * (t_eff + dt))
     return np.array([min(pts) - pad, max(pts) + pad])
 
@@ -345,16 +396,18 @@ def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPl
     if problem.frame == "fixed" and np.any(problem.diffusion(frame[0] + frame[1] * reference) < 0):
         raise ValueError("diffusion K(x) is negative on the domain")
     natural_ends = problem.target is not None and problem.target.kind == "uniform"
-    args = (problem.code, float(problem.weight), float(problem.bias), problem.diffusion.args)
-    args += (problem.frame == "moving", problem.time_step, problem.frame_step, problem.theta)
+    settings = (problem.frame == "moving", problem.time_step, problem.frame_step, problem.theta)
     work = tuple(np.empty(n) for _ in range(8))
     out, t, steps, progress = [], 0.0, 0, Progress(log)
     for t_out in times:
-        left = t_out - t
-        while left > 1e-13 * max(1.0, t_out - t):
-            taken, left = theta_steps(*args, left, CHUNK, g, frame, work)
-            steps += taken
-            progress.report(t_out - left, t_out, steps)
+        for w, b, until in problem.pieces(t, t_out):
+            args = (problem.code, w, b, problem.diffusion.args, *settings)
+            left = until - t
+            while left > 1e-13 * max(1.0, until - t):
+                taken, left = theta_steps(*args, left, CHUNK, g, frame, work)
+                steps += taken
+                progress.report(until - left, t_out, steps)
+            t = until
         t = t_out
         edges = frame[0] + frame[1] * reference
         tolerance = None if natural_ends else problem.mass_tolerance

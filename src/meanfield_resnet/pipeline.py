@@ -13,7 +13,7 @@ import xarray as xr
 
 from . import diffusion, exact, fokker_planck, io, vlasov
 from .cost import SECONDS_PER, check_cost
-from .experiment import diffusion_and_bias, initial_law, law_from_spec
+from .experiment import diffusion_and_bias, initial_law
 from .moments import (
     NAMES,
     check_projection,
@@ -21,33 +21,8 @@ from .moments import (
     particle_moments,
     particle_standard_errors,
 )
+from .problems import fokker_planck_problem, vlasov_problem
 from .settings import Config, Experiment
-
-
-def _frame(exp: Experiment, law) -> vlasov.Frame:
-    pde = exp.pde
-    cells = tuple(np.atleast_1d(pde["cells"]).tolist())
-    box = np.asarray(pde["domain"], dtype=float) if "domain" in pde else law.support()
-    if pde["frame"] == "fixed" and "domain" not in pde:
-        box = _swept_box(exp, box, cells)
-    return vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), cells, pde["frame"] == "moving")
-
-
-def _swept_box(exp: Experiment, box: np.ndarray, cells) -> np.ndarray:
-    """Hull of the initial box moved with the flow up to the final time, plus 5 %."""
-    probe = vlasov.VlasovProblem(
-        exp.activation,
-        exp.segments,
-        exp.feedback,
-        vlasov.Frame(box[:, 0], box[:, 1], (8,) * len(cells)),
-    )
-    empty = np.full((8,) * len(cells), 0.0)
-    empty.flat[0] = 1.0
-    sol = vlasov.solve(probe, empty, [exp.final_time])
-    lo = np.minimum(box[:, 0], sol.lower[-1])
-    hi = np.maximum(box[:, 1], sol.upper[-1])
-    pad = 0.05 * (hi - lo)
-    return np.stack([lo - pad, hi + pad], axis=1)
 
 
 def pde_dataset(
@@ -57,20 +32,12 @@ def pde_dataset(
     if exp.model == "fokker_planck":
         return _fokker_planck_dataset(config, exp, data, log)
     law = initial_law(exp, data)
-    frame = _frame(exp, law)
+    problem = vlasov_problem(exp, data, law)
+    frame = problem.frame
     edges = [frame.edges(r) for r in range(exp.dimension)]
     masses = law.cell_probabilities(edges)
     marginals = [masses] if exp.dimension == 1 else [masses.sum(axis=1), masses.sum(axis=0)]
     check_projection(law.mean(), law.variance(), marginals, edges, exp.pde["resolution_tolerance"])
-    problem = vlasov.VlasovProblem(
-        exp.activation,
-        exp.segments,
-        exp.feedback,
-        frame,
-        cfl=exp.pde["cfl"],
-        frame_step=exp.pde["frame_step"],
-        mass_tolerance=exp.pde["mass_tolerance"],
-    )
     steps = vlasov.estimate_steps(problem, masses, exp.final_time)
     cells = int(np.prod(frame.cells))
     seconds = 3 * steps * cells * SECONDS_PER["vlasov cell-stage"] * exp.dimension
@@ -111,28 +78,6 @@ def pde_dataset(
         else "finite volume, WENO5-Z + positivity limiter, SSP-RK3, fixed grid",
         cfl=exp.pde["cfl"],
         integration="mass = sum(density) * dx (* dy) at each time; cell centres x(time, cell)",
-    )
-
-
-def fokker_planck_problem(exp: Experiment, data) -> fokker_planck.FokkerPlanckProblem:
-    """The experiment's Fokker-Planck problem: σ, w, b (derived when fitting), K, the grid."""
-    k, segments = diffusion_and_bias(exp, data)
-    pde = exp.pde
-    return fokker_planck.FokkerPlanckProblem(
-        exp.activation,
-        float(exp.weight[0, 0]),
-        float(segments[0].bias[0]),
-        k,
-        int(pde["cells"]),
-        frame=pde["frame"],
-        domain=tuple(pde["domain"][0]) if "domain" in pde else None,
-        frame_width=pde["frame_width"],
-        frame_step=pde["frame_step"],
-        time_step=pde["time_step"],
-        theta=pde["theta"],
-        mass_tolerance=pde["mass_tolerance"],
-        resolution_tolerance=pde["resolution_tolerance"],
-        target=law_from_spec(exp.diffusion["target"], 1, data) if exp.fits_target else None,
     )
 
 

@@ -38,6 +38,8 @@ import jsonschema
 import numpy as np
 import yaml
 
+from .activations import ACTIVATIONS
+
 #: Largest estimated memory of one job's arrays (bytes): 2 GiB. A job holds a few copies of
 #: its largest array (moments, netCDF writing) and two jobs run at once on two cores, so this
 #: keeps a 24 GiB machine safe. See :func:`resource_estimates`.
@@ -65,8 +67,11 @@ class ConfigError(ValueError):
 
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict:
+    """The schema file, with the activations' enum filled in from their registry."""
     text = resources.files(__package__).joinpath("schemas/config.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    out = yaml.safe_load(text)
+    out["$defs"]["experiment"]["properties"]["activation"]["enum"] = list(ACTIVATIONS)
+    return out
 
 
 def schema() -> dict:
@@ -303,6 +308,15 @@ class Segment:
     bias: np.ndarray
 
 
+def constant_segments(weight, bias, dimension: int = 1) -> tuple[Segment, ...]:
+    """One segment for all time: W = weight (a scalar times the identity, or a d x d
+    matrix) and b = bias (a scalar for every component, or a vector)."""
+    w = np.asarray(weight, dtype=float)
+    w = w * np.eye(dimension) if w.ndim == 0 else w.reshape(dimension, dimension)
+    b = np.broadcast_to(np.asarray(bias, dtype=float), (dimension,)).copy()
+    return (Segment(0.0, np.inf, w, b),)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment: network parameters, initial law, times, and solver settings."""
@@ -406,14 +420,9 @@ def _segments(name: str, e: dict, d: int) -> tuple[tuple[Segment, ...], float | 
     feedback = bias["feedback"] if isinstance(bias, dict) else None
     if bias == "from_target" or feedback is not None:
         bias = 0.0
-    segments = [
-        Segment(
-            0.0,
-            np.inf,
-            _as_matrix(e["weight"], d, key + ".weight"),
-            _as_vector(bias, d, key + ".bias"),
-        )
-    ]
+    segments = constant_segments(
+        _as_matrix(e["weight"], d, key + ".weight"), _as_vector(bias, d, key + ".bias"), d
+    )
     if "segments" in e:
         if feedback is not None:
             raise ConfigError(

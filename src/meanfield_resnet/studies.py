@@ -12,23 +12,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
 from scipy import stats
 
-from . import diffusion, exact, fokker_planck, network, vlasov
+from . import diffusion, exact, fokker_planck, io, network, vlasov
 from .activations import ACTIVATIONS
 from .distributions import Distribution
 from .experiment import diffusion_and_bias, initial_law
 from .moments import grid_moments, w1_particles_grid
-from .settings import Segment
+from .settings import constant_segments
 
 UNIFORM = Distribution("uniform", low=np.array([2.0]), high=np.array([8.0]))
 BUMP = Distribution("gaussian", mean_=np.array([0.5]), std=np.array([0.4]))
-
-
-def _segments(w, b, d=1):
-    return (Segment(0.0, np.inf, np.eye(d) * w if np.isscalar(w) else w, np.full(d, b)),)
 
 
 def _final_cells(pde: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -93,37 +91,30 @@ def meanfield_convergence(
 def _vlasov_1d_error(activation, n, moving):
     w, b, t = 1.0, -0.3, 1.0
     box = BUMP.support() if moving else np.array([[-12.0, 14.0]])
-    frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (n,), moving)
-    sol = vlasov.solve(
-        vlasov.VlasovProblem(activation, _segments(w, b), None, frame),
-        BUMP.cell_probabilities([frame.edges(0)]),
-        [0.0, t],
-    )
-    e = sol.lower[-1, 0] + (sol.upper[-1, 0] - sol.lower[-1, 0]) * np.linspace(0, 1, n + 1)
-    ex = exact.cell_masses(BUMP, activation, w, b, t, e)
-    return np.abs(sol.density[-1] * np.diff(e) - ex).sum()
+    frame = vlasov.Frame.from_box(box, n, moving)
+    problem = vlasov.VlasovProblem(activation, constant_segments(w, b), None, frame)
+    sol = vlasov.solve(problem, BUMP, [0.0, t])
+    ex = exact.cell_masses(BUMP, activation, w, b, t, sol.edges(-1))
+    return np.abs(sol.cell_masses(-1) - ex).sum()
 
 
 def _vlasov_2d_error(n):
     law = Distribution("gaussian", mean_=np.array([0.5, -0.2]), std=np.array([0.4, 0.3]))
     weight, bias, t = np.diag([1.0, -0.5]), np.array([-0.3, 0.1]), 1.0
-    frame = vlasov.Frame(law.support()[:, 0].copy(), law.support()[:, 1].copy(), (n, n))
-    problem = vlasov.VlasovProblem("tanh", (Segment(0.0, np.inf, weight, bias),), None, frame)
-    sol = vlasov.solve(problem, law.cell_probabilities([frame.edges(0), frame.edges(1)]), [0, t])
+    frame = vlasov.Frame.from_box(law.support(), (n, n))
+    problem = vlasov.VlasovProblem("tanh", constant_segments(weight, bias, 2), None, frame)
+    sol = vlasov.solve(problem, law, [0, t])
     masses = []
     for r in range(2):
-        e = sol.lower[-1, r] + (sol.upper[-1, r] - sol.lower[-1, r]) * np.linspace(0, 1, n + 1)
         law_r = Distribution("gaussian", mean_=law.mean_[r : r + 1], std=law.std[r : r + 1])
-        masses.append(exact.cell_masses(law_r, "tanh", weight[r, r], bias[r], t, e))
-    cell = np.prod((sol.upper[-1] - sol.lower[-1]) / n)
-    return np.abs(sol.density[-1] * cell - np.outer(*masses)).sum()
+        masses.append(exact.cell_masses(law_r, "tanh", weight[r, r], bias[r], t, sol.edges(-1, r)))
+    return np.abs(sol.cell_masses(-1) - np.outer(*masses)).sum()
 
 
 def _fokker_planck_error(n, frame="moving"):
     problem = fokker_planck.FokkerPlanckProblem(
         "identity",
-        -1.0,
-        0.0,
+        constant_segments(-1.0, 0.0),
         diffusion.constant(1.0),
         n,
         frame=frame,
@@ -131,9 +122,8 @@ def _fokker_planck_error(n, frame="moving"):
         time_step=2.0 / n,
     )
     sol = fokker_planck.solve(problem, UNIFORM, [0.0, 1.0])
-    edges = sol.edges(-1)
-    exact_masses = exact.ou_cell_masses(UNIFORM, -1.0, 0.0, 1.0, 1.0, edges)
-    return np.abs(sol.density[-1] * sol.dx[-1] - exact_masses).sum()
+    exact_masses = exact.ou_cell_masses(UNIFORM, -1.0, 0.0, 1.0, 1.0, sol.edges(-1))
+    return np.abs(sol.cell_masses(-1) - exact_masses).sum()
 
 
 CONVERGENCE_CASES = {
@@ -219,13 +209,10 @@ def sensitivities(w=-1.0, b=0.5, step=1e-3, times=(0.0, 0.5, 1.0, 1.5, 2.0)) -> 
     times = np.asarray(times, float)
 
     def moments(ww, bb):
-        frame = vlasov.Frame(np.array([2.0]), np.array([8.0]), (200,))
-        sol = vlasov.solve(
-            vlasov.VlasovProblem("identity", _segments(ww, bb), None, frame),
-            UNIFORM.cell_probabilities([frame.edges(0)]),
-            times,
-        )
-        edges = sol.lower[:, :1] + (sol.upper - sol.lower)[:, :1] * np.linspace(0, 1, 201)
+        frame = vlasov.Frame.from_box([2.0, 8.0], 200)
+        problem = vlasov.VlasovProblem("identity", constant_segments(ww, bb), None, frame)
+        sol = vlasov.solve(problem, UNIFORM, times)
+        edges = np.stack([sol.edges(k) for k in range(times.size)])
         return grid_moments(sol.density, edges)
 
     numeric = {}
@@ -263,13 +250,9 @@ def steady_states(weights=(-1.0, 1.0), bias=0.5, times=(0.0, 1.0, 5.0), cells=20
     runs = []
     for activation in ACTIVATIONS:
         for w in weights:
-            box = law.support()
-            frame = vlasov.Frame(box[:, 0].copy(), box[:, 1].copy(), (cells,))
-            sol = vlasov.solve(
-                vlasov.VlasovProblem(activation, _segments(w, bias), None, frame),
-                law.cell_probabilities([frame.edges(0)]),
-                list(times),
-            )
+            frame = vlasov.Frame.from_box(law.support(), cells)
+            problem = vlasov.VlasovProblem(activation, constant_segments(w, bias), None, frame)
+            sol = vlasov.solve(problem, law, list(times))
             centres = sol.lower[:, :1] + (sol.upper - sol.lower)[:, :1] * sol.reference_centres[0]
             runs.append(
                 xr.Dataset(
@@ -293,21 +276,18 @@ def sweep_point(
 ) -> xr.Dataset:
     """Accuracy of the network on the vehicle data (class = side of the threshold at the
     end) and the final variance of the mean-field solution from U[2,8]."""
-    segs = _segments(weight, bias)
+    segs = constant_segments(weight, bias)
     lengths = vehicles["length"].values[:, None]
     final = network.simulate(lengths, activation, segs, final_time, layers, np.array([layers]))[
         -1, :, 0
     ]
     predicted = final > vehicles.attrs["threshold"]
     accuracy = float((predicted == vehicles["is_truck"].values.astype(bool)).mean())
-    frame = vlasov.Frame(np.array([2.0]), np.array([8.0]), (cells,))
+    frame = vlasov.Frame.from_box([2.0, 8.0], cells)
     sol = vlasov.solve(
-        vlasov.VlasovProblem(activation, segs, None, frame),
-        UNIFORM.cell_probabilities([frame.edges(0)]),
-        [0.0, final_time],
+        vlasov.VlasovProblem(activation, segs, None, frame), UNIFORM, [0.0, final_time]
     )
-    edges = sol.lower[-1, 0] + (sol.upper[-1, 0] - sol.lower[-1, 0]) * np.linspace(0, 1, cells + 1)
-    variance = float(grid_moments(sol.density[-1], edges)["variance"])
+    variance = float(grid_moments(sol.density[-1], sol.edges(-1))["variance"])
     return xr.Dataset(
         {"accuracy": ((), accuracy), "final_variance": ((), variance)},
         coords={"activation": activation, "weight": weight, "bias": bias},
@@ -336,3 +316,84 @@ def combine_sweep(points: list[xr.Dataset]) -> xr.Dataset:
     )
     ds["log10_final_variance"] = np.log10(ds["final_variance"])
     return ds
+
+
+# ---------------------------------------------------------------------------------------
+# The study jobs of the workflow: workflow/scripts/study.py and study_figure.py call these
+
+#: The studies that need no input (one job each: results/studies/<study>.nc).
+SOLVER_STUDIES = ("convergence", "sensitivities", "steady_states")
+#: Every study with a figure (results/figures/study_<study>.{png,pdf}).
+STUDIES = ("meanfield", *SOLVER_STUDIES, "sweep")
+
+
+def meanfield_study(
+    settings, experiment: str, data: dict, pde: xr.Dataset, log=None
+) -> tuple[xr.Dataset, str]:
+    """The mean-field limit of one experiment with the configuration's
+    ``studies.meanfield`` particle counts, seeds and layers (:func:`meanfield_convergence`),
+    and its title."""
+    spec = settings.studies["meanfield"]
+    exp = settings.experiments[experiment]
+    ds = meanfield_convergence(
+        settings, exp, data, pde, spec["particles"], spec["seeds"], spec["layers"], log=log
+    )
+    return ds, f"Mean-field limit: W1(particles, PDE) against M, experiment {exp.name}"
+
+
+def solver_study(study: str) -> tuple[xr.Dataset, str]:
+    """One of the :data:`SOLVER_STUDIES` by name, and its title."""
+    run = {"convergence": convergence, "sensitivities": sensitivities,
+           "steady_states": steady_states}  # fmt: skip
+    if study not in run:
+        raise ValueError(f"unknown study {study!r}; expected one of {', '.join(run)}")
+    return run[study](), f"Study: {study}"
+
+
+def study_dataset(
+    settings, study: str, experiment: str | None = None, data=None, pde=None, log=None
+) -> xr.Dataset:
+    """The file of a study job with its provenance (title, the ``studies`` configuration,
+    seed): ``study="meanfield"`` for ``experiment`` (with the generated ``data`` sets and
+    the experiment's ``pde`` solution), else one of the :data:`SOLVER_STUDIES`."""
+    if study == "meanfield":
+        if experiment is None or data is None or pde is None:
+            raise ValueError("the meanfield study needs an experiment, the data and its PDE")
+        ds, title = meanfield_study(settings, experiment, data, pde, log=log)
+    else:
+        ds, title = solver_study(study)
+    return io.provenance(ds, title, settings.studies, settings.seed)
+
+
+#: The fit of a mean-field study file (attributes), as variables ``fit_<name>`` of the figure.
+FIT_ATTRIBUTES = ("slope", "slope_ci_low", "slope_ci_high", "intercept")
+
+
+def combine_meanfield(parts: dict[str, xr.Dataset]) -> xr.Dataset:
+    """One dataset over ``experiment`` from the mean-field study's files (experiment name ->
+    dataset, as written by :func:`study_dataset`), each file's fit in the variables
+    ``fit_slope``, ``fit_slope_ci_low``, ``fit_slope_ci_high`` and ``fit_intercept``."""
+    if not parts:
+        raise ValueError("the mean-field study figure needs at least one experiment")
+    return xr.concat(
+        [
+            ds.assign({f"fit_{k}": ds.attrs[k] for k in FIT_ATTRIBUTES}).expand_dims(
+                experiment=[name]
+            )
+            for name, ds in parts.items()
+        ],
+        dim="experiment",
+    )
+
+
+def study_figure_dataset(study: str, paths) -> xr.Dataset:
+    """What the figure of ``study`` draws, read from its files: one
+    ``results/studies/meanfield/<experiment>.nc`` per experiment (each checked to be that
+    experiment's, and combined by :func:`combine_meanfield`), or the one
+    ``results/studies/<study>.nc``."""
+    paths = [Path(p) for p in paths]
+    if study == "meanfield":
+        return combine_meanfield({p.stem: io.read(p, experiment=p.stem) for p in paths})
+    if len(paths) != 1:
+        raise ValueError(f"study {study!r}: expected one file, got {[str(p) for p in paths]}")
+    return io.read(paths[0])

@@ -45,7 +45,7 @@ from scipy.linalg import expm
 from . import exact
 from . import finite_volume as fv
 from ._jit import subnormals_flushed
-from .activations import activation_code, sigma_slope_bound
+from .activations import activation_code, has_closed_flow, sigma_slope_bound
 from .progress import Progress
 
 
@@ -57,6 +57,14 @@ class Frame:
     upper: np.ndarray
     cells: tuple[int, ...]
     moving: bool = True
+
+    @classmethod
+    def from_box(cls, box, cells, moving: bool = True) -> Frame:
+        """The frame on ``box`` (d x 2: lower and upper end per axis) with ``cells`` cells
+        per axis (an int in 1-D, or a tuple)."""
+        box = np.array(box, dtype=float).reshape(-1, 2)
+        cells = tuple(np.atleast_1d(cells).tolist())
+        return cls(box[:, 0].copy(), box[:, 1].copy(), cells, moving)
 
     def reference_faces(self, axis: int) -> np.ndarray:
         return np.linspace(0.0, 1.0, self.cells[axis] + 1)
@@ -145,7 +153,7 @@ def _exact_edges(problem, g, t, lower, upper, mass0, dt):
     if problem.activation == "identity":
         flow = _affine_edge_flow(problem, seg, g, lower, upper, mass0)
         return [flow(tau * dt) for tau in fv.SSP_RK3_TIMES]
-    if problem.dimension == 1 and problem.feedback is None:
+    if problem.dimension == 1 and problem.feedback is None and has_closed_flow(problem.activation):
         w, b = float(seg.weight[0, 0]), float(seg.bias[0])
         ends = np.concatenate([lower, upper])
         # x = (y - b)/w amplifies the round-off of y = wx + b by 1/|w|: use the map only
@@ -330,6 +338,18 @@ class VlasovSolution:
     steps: np.ndarray  # (time,) steps taken since t = 0
     reference_centres: list[np.ndarray]
 
+    def edges(self, k: int, axis: int = 0) -> np.ndarray:
+        """Cell edges along ``axis`` at output k."""
+        n = self.density.shape[1 + axis]
+        return self.lower[k, axis] + (self.upper[k, axis] - self.lower[k, axis]) * np.linspace(
+            0.0, 1.0, n + 1
+        )
+
+    def cell_masses(self, k: int) -> np.ndarray:
+        """Mass of each cell at output k (density times cell volume)."""
+        volume = np.prod((self.upper[k] - self.lower[k]) / np.array(self.density.shape[1:]))
+        return self.density[k] * volume
+
 
 def estimate_steps(problem: VlasovProblem, initial_mass: np.ndarray, final_time: float):
     """Steps to final_time at the step size of t = 0 (an estimate: the step changes as the
@@ -343,12 +363,15 @@ def estimate_steps(problem: VlasovProblem, initial_mass: np.ndarray, final_time:
 
 
 @subnormals_flushed()
-def solve(
-    problem: VlasovProblem, initial_mass: np.ndarray, output_times, log=None
-) -> VlasovSolution:
-    """Advance the cell masses ``initial_mass`` (shape = cells, summing to m_0) from t = 0 to
-    each output time exactly; raise on non-finite values, negative density or lost mass."""
+def solve(problem: VlasovProblem, initial, output_times, log=None) -> VlasovSolution:
+    """Advance the initial law from t = 0 to each output time exactly; raise on non-finite
+    values, negative density or lost mass. ``initial`` is a distribution (its cell masses
+    on the frame are taken, as :func:`fokker_planck.solve` does) or the cell masses
+    themselves (shape = cells, summing to m_0)."""
     frame, d = problem.frame, problem.dimension
+    if hasattr(initial, "cell_probabilities"):
+        initial = initial.cell_probabilities([frame.edges(r) for r in range(d)])
+    initial_mass = np.asarray(initial, dtype=float)
     cell = np.prod([1.0 / n for n in frame.cells])
     g = np.asarray(initial_mass, dtype=float) / cell  # g = J f: mass per reference volume
     mass0 = float(initial_mass.sum())
