@@ -61,3 +61,53 @@ def test_scalar_and_inplace_sigma_agree_with_numpy(name):
     scalar = np.array([activations.sigma(code, v) for v in y])
     np.testing.assert_array_equal(buf, scalar)
     np.testing.assert_allclose(buf, activations.sigma_numpy(name, y), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("entry", activations.REGISTRY, ids=lambda a: a.name)
+def test_derivative_is_that_of_the_function(entry):
+    y = np.concatenate([np.linspace(-8, 8, 1601), [-30.0, 30.0]])
+    y = y[np.abs(y) > 1e-3]  # away from the kinks of ReLU and leaky ReLU
+    h = 1e-6
+    numeric = (entry.function(y + h) - entry.function(y - h)) / (2 * h)
+    np.testing.assert_allclose(entry.derivative(y), numeric, rtol=1e-7, atol=1e-9)
+    assert np.abs(entry.derivative(y)).max() <= entry.slope_bound * (1 + 1e-12)
+
+
+def _integrated_flow(entry, y0, s):
+    from scipy.integrate import solve_ivp
+
+    sol = solve_ivp(lambda _, y: entry.function(y), (0.0, s), y0, method="DOP853",
+                    rtol=1e-13, atol=1e-13)  # fmt: skip
+    return sol.y[:, -1]
+
+
+@pytest.mark.parametrize("entry", activations.REGISTRY, ids=lambda a: a.name)
+@pytest.mark.parametrize("s", [-1.3, 0.7, 2.5])
+def test_characteristic_flow_solves_its_ode(entry, s):
+    """y(s) of dy/ds = σ(y), the closed form (or the package's integration) against an
+    independent DOP853 integration, forward and backward."""
+    y0 = np.array([-4.0, -1.1, -0.2, 0.3, 1.7, 3.0])
+    y = activations.flow(entry.name, y0, s)
+    np.testing.assert_allclose(y, _integrated_flow(entry, y0, s), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("entry", activations.REGISTRY, ids=lambda a: a.name)
+def test_characteristic_flow_is_a_group(entry):
+    y0 = np.linspace(-3, 3, 13)
+    once = activations.flow(entry.name, y0, 1.5)
+    twice = activations.flow(entry.name, activations.flow(entry.name, y0, 0.6), 0.9)
+    np.testing.assert_allclose(twice, once, rtol=1e-10, atol=1e-12)
+    back = activations.flow(entry.name, once, -1.5)
+    np.testing.assert_allclose(back, y0, rtol=1e-10, atol=1e-10)
+
+
+def test_registry_codes_and_schema_enum():
+    from meanfield_resnet.settings import schema
+
+    names = [a.name for a in activations.REGISTRY]
+    assert names == list(activations.ACTIVATIONS)
+    assert [activations.activation_code(n) for n in names] == list(range(len(names)))
+    enum = schema()["$defs"]["experiment"]["properties"]["activation"]["enum"]
+    assert enum == names
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        activations.activation_code("swish")
