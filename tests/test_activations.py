@@ -111,3 +111,12 @@ def test_registry_codes_and_schema_enum():
     assert enum == names
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         activations.activation_code("swish")
+
+
+def test_softplus_far_tails():
+    """log(1 + e^y) keeps its relative accuracy where e^y underflows 1 + e^y (y << 0) and
+    does not overflow for y >> 0."""
+    code = activations.activation_code("softplus")
+    y = np.array([-700.0, -40.0, -1e-8, 0.0, 40.0, 700.0])
+    out = np.array([activations.sigma(code, v) for v in y])
+    np.testing.assert_allclose(out, np.logaddexp(0.0, y), rtol=1e-15)

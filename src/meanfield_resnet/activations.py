@@ -91,8 +91,14 @@ def leaky_relu(y: float) -> float:
     return y if y > 0.0 else LEAKY_SLOPE * y
 
 
+@jit(inline=True)
+def softplus(y: float) -> float:
+    """log(1 + e^y) = max(y, 0) + log1p(e^{-|y|}), without overflow."""
+    return max(y, 0.0) + math.log1p(math.exp(-abs(y)))
+
+
 # codes: the place of each activation in REGISTRY (checked on import below)
-IDENTITY, TANH, SIGMOID, RELU, LEAKY_RELU = range(5)
+IDENTITY, TANH, SIGMOID, RELU, LEAKY_RELU, SOFTPLUS = range(6)
 
 
 @jit
@@ -108,6 +114,8 @@ def sigma(code: int, y: float) -> float:
         return y if y > 0.0 else 0.0
     if code == LEAKY_RELU:
         return leaky_relu(y)
+    if code == SOFTPLUS:
+        return softplus(y)
     return math.nan
 
 
@@ -126,6 +134,9 @@ def sigma_inplace(code: int, y: np.ndarray, n: int) -> None:
     elif code == LEAKY_RELU:
         for i in range(n):
             y[i] = leaky_relu(y[i])
+    elif code == SOFTPLUS:
+        for i in range(n):
+            y[i] = softplus(y[i])
     elif code != IDENTITY:
         for i in range(n):
             y[i] = math.nan
@@ -198,6 +209,10 @@ REGISTRY: tuple[Activation, ...] = (
         lambda y: np.where(y > 0, y, LEAKY_SLOPE * y),
         lambda y: np.where(y > 0, 1.0, LEAKY_SLOPE), 1.0,
         flow=lambda y0, s: y0 * np.exp(np.where(y0 > 0, 1.0, LEAKY_SLOPE) * s),
+    ),
+    # ∫ dy / log(1 + e^y) has no closed form: the flow is integrated (flow=None)
+    Activation(
+        "softplus", "σ(y) = log(1 + e^y)", lambda y: np.logaddexp(0.0, y), _sigmoid_np, 1.0,
     ),
 )  # fmt: skip
 
