@@ -355,7 +355,7 @@ def default_domain(problem: FokkerPlanckProblem, law, final_time: float) -> np.n
     return np.array([min(pts) - pad, max(pts) + pad])
 
 
-def initial_frame(problem: FokkerPlanckProblem, law, final_time: float) -> np.ndarray:
+def initial_grid(problem: FokkerPlanckProblem, law, final_time: float) -> np.ndarray:
     """(centre, scale) of the grid at t = 0: the fixed domain's middle and half-width; or,
     moving, at least ``frame_width`` initial standard deviations either side of the middle
     of the initial support, widened until the support's ends fall on cell faces (the
@@ -387,13 +387,13 @@ def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPl
     n = int(problem.cells)
     times = np.asarray(output_times, dtype=float)
     smoothing = SMOOTHING_STEPS if problem.theta < 1.0 else 0
-    frame = np.append(initial_frame(problem, law, float(times[-1])), smoothing)
+    grid = np.append(initial_grid(problem, law, float(times[-1])), smoothing)  # (c, s, steps)
     reference = np.linspace(-1.0, 1.0, n + 1)
-    edges = frame[0] + frame[1] * reference
+    edges = grid[0] + grid[1] * reference
     g = law.cell_probabilities([edges])
     check_projection(law.mean(), law.variance(), [g], [edges], problem.resolution_tolerance)
     g *= n / 2.0  # mass per unit ξ
-    if problem.frame == "fixed" and np.any(problem.diffusion(frame[0] + frame[1] * reference) < 0):
+    if problem.frame == "fixed" and np.any(problem.diffusion(grid[0] + grid[1] * reference) < 0):
         raise ValueError("diffusion K(x) is negative on the domain")
     natural_ends = problem.target is not None and problem.target.kind == "uniform"
     settings = (problem.frame == "moving", problem.time_step, problem.frame_step, problem.theta)
@@ -404,12 +404,12 @@ def solve(problem: FokkerPlanckProblem, law, output_times, log=None) -> FokkerPl
             args = (problem.code, w, b, problem.diffusion.args, *settings)
             left = until - t
             while left > 1e-13 * max(1.0, until - t):
-                taken, left = theta_steps(*args, left, CHUNK, g, frame, work)
+                taken, left = theta_steps(*args, left, CHUNK, g, grid, work)
                 steps += taken
                 progress.report(until - left, t_out, steps)
             t = until
         t = t_out
-        edges = frame[0] + frame[1] * reference
+        edges = grid[0] + grid[1] * reference
         tolerance = None if natural_ends else problem.mass_tolerance
         out.append(_check(g * (2.0 / n), edges, t, steps, tolerance, problem.frame))
         if log is not None:
