@@ -168,7 +168,7 @@ def test_sweep_kernels_agree_with_their_python_selves(rows):
     coords = np.linspace(-1.0, 1.0, 38 if rows else 37)
     eta_across = np.zeros(40) if rows else np.linspace(0, 1, 41)
     eta_along = np.linspace(0, 1, 38) if rows else np.zeros(37)
-    geo = (1, offsets, coords, eta_across, eta_along, np.array([0.7, -0.2, 0.3, 2.0]))
+    geo = (1, (offsets, coords, eta_across, eta_along, np.array([0.7, -0.2, 0.3, 2.0])))
     stage = fv.stage_parameters(0.75, 0.25, True, True, 0.2 / n, 0.1, False, 1e-40)
     kernel = fv.row_sweep_items if rows else fv.column_sweep_items
     size, items = (37, 40) if rows else (16, 3)

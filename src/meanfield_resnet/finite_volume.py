@@ -18,9 +18,15 @@ On every line of faces the velocity is affine in the coordinate along the line, 
 
 the relative velocity of the moving frame (vlasov.py). Each sweep also returns, per work item,
 max 2 d Δt n |ũ| (the limiter's bound, <= 1) and max |out| (the next stage's WENO scale).
+
+A sweep's geometry travels as one argument, the tuple (offsets, coords, across, along,
+motion) of :class:`Geometry` (a plain tuple inside the kernels: numba dispatches a plain
+tuple of arrays as fast as separate arrays, a named one three times slower).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -30,7 +36,7 @@ from ._jit import bits_from_float, float_from_bits, jit
 from .activations import sigma, sigma_inplace
 
 SIXTH = 1.0 / 6.0  # multiplications, not divisions (divisions bound the kernel's speed)
-SLOPE, DA, DZ, WIDTH = 0, 1, 2, 3  # the ``frame`` array: [slope, a', z', z - a]
+SLOPE, DA, DZ, WIDTH = 0, 1, 2, 3  # the ``motion`` array: [slope, a', z', z - a]
 COLUMN_BLOCK = 16  # rows per work item of the column sweep (one extra flux row each)
 # Cells of a row per work item of the row sweep: a chunk's velocities, fluxes and density
 # (2 KiB each) stay in L1; on 10^7 cells 14 % faster than 16384-cell items, alike on 2-D
@@ -157,14 +163,14 @@ def _face_row_fluxes(g, f, u, inv_lam, eps, closed, flux):
 
 
 @jit(inline=True)
-def relative_velocity(code, offset, coords, eta_line, eta, frame, u, count):
+def relative_velocity(code, offset, coords, eta_line, eta, motion, u, count):
     """u[k] = (σ(offset + slope coords[k]) - a' - (z' - a')(eta + eta_line[k])) / (z - a)
-    for k < count, with ``frame`` = [slope, a', z', z - a]; returns max |u[k]|."""
-    slope = frame[SLOPE]
+    for k < count, with ``motion`` = [slope, a', z', z - a]; returns max |u[k]|."""
+    slope = motion[SLOPE]
     for k in range(count):
         u[k] = offset + slope * coords[k]
     sigma_inplace(code, u, count)
-    da, span, scale = frame[DA], frame[DZ] - frame[DA], 1.0 / frame[WIDTH]
+    da, span, scale = motion[DA], motion[DZ] - motion[DA], 1.0 / motion[WIDTH]
     fastest = np.int64(0)
     for k in range(count):
         u[k] = (u[k] - da - span * (eta + eta_line[k])) * scale
@@ -192,15 +198,26 @@ def _unpack(stage):
             stage[6] != 0, stage[7])  # fmt: skip
 
 
+class Geometry(NamedTuple):
+    """One sweep's geometry (see :func:`row_sweep_items`); kernels take ``tuple(geometry)``."""
+
+    offsets: np.ndarray
+    coords: np.ndarray
+    across: np.ndarray
+    along: np.ndarray
+    motion: np.ndarray
+
+
 @jit
-def row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, size, first,
-                    last, worst, top):  # fmt: skip
+def row_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top):
     """Work items first..last-1 of the row sweep; item = (row, chunk of ``size`` cells).
 
-    The geometry: σ's ``code``, ``offsets`` and η (``across``) per row, face ``coords`` and η
-    (``along``) along the rows, ``frame`` = [slope, a', z', z - a]; ``stage`` = [α, β, init,
-    update, lam, Δt n, closed, eps] (flags as 0/1: numba dispatches arrays fast, tuples
-    slowly). With update 0 only the speeds are measured (worst = max lam |ũ|)."""
+    σ's ``code``; ``geometry`` = (``offsets`` and η (``across``) per row, face ``coords``
+    and η (``along``) along the rows, ``motion`` = [slope, a', z', z - a]); ``stage`` =
+    [α, β, init, update, lam, Δt n, closed, eps] (flags as 0/1: numba dispatches arrays
+    fast, mixed tuples slowly). With update 0 only the speeds are measured (worst = max
+    lam |ũ|)."""
+    offsets, coords, across, along, motion = geometry
     alpha, beta, init, update, lam, dtn, closed, eps = _unpack(stage)
     n = g.shape[1]
     chunks = (n + size - 1) // size
@@ -208,7 +225,7 @@ def row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, o
     for item in range(first, last):
         i, c0 = item // chunks, (item % chunks) * size
         nc = min(n, c0 + size) - c0
-        fastest = relative_velocity(code, offsets[i], coords[c0:], along[c0:], across[i], frame,
+        fastest = relative_velocity(code, offsets[i], coords[c0:], along[c0:], across[i], motion,
                                     u, nc + 1)  # fmt: skip
         worst[item] = lam * fastest
         if not update:
@@ -219,12 +236,12 @@ def row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, o
 
 
 @jit
-def column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, size,
-                       first, last, worst, top):  # fmt: skip
+def column_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top):
     """Work items first..last-1 of the column sweep; item = ``size`` rows of cells, whose
     size + 1 face rows are computed in turn (two flux rows kept). Arguments as in
     :func:`row_sweep_items`, with ``offsets`` and η (``across``) per face row, ``coords`` and
     η (``along``) per column."""
+    offsets, coords, across, along, motion = geometry
     alpha, beta, init, update, lam, dtn, closed, eps = _unpack(stage)
     n, m = g.shape
     u, prev, cur = np.empty(m), np.empty(m), np.empty(m)
@@ -233,7 +250,7 @@ def column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g
         r1 = min(n, r0 + size)
         w, t = 0.0, 0.0
         for f in range(r0, r1 + 1):
-            w = max(w, lam * relative_velocity(code, offsets[f], coords, along, across[f], frame,
+            w = max(w, lam * relative_velocity(code, offsets[f], coords, along, across[f], motion,
                                                u, m))  # fmt: skip
             if not update:
                 continue
@@ -248,19 +265,16 @@ def column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g
 
 
 @jit(parallel=True)
-def _sweep_parallel(rows, code, offsets, coords, across, along, frame, stage, g0, g, out, size,
-                    worst, top, parts):  # fmt: skip
+def _sweep_parallel(rows, code, geometry, stage, g0, g, out, size, worst, top, parts):
     """The work items of the row (``rows``) or column sweep cut into ``parts`` contiguous
     ranges, one per parallel iteration (the items, and so the numbers, do not depend on it)."""
     items = worst.size
     for p in prange(parts):
         first, last = p * items // parts, (p + 1) * items // parts
         if rows:
-            row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, size,
-                            first, last, worst, top)  # fmt: skip
+            row_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top)
         else:
-            column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
-                               size, first, last, worst, top)  # fmt: skip
+            column_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top)
 
 
 @jit
@@ -290,10 +304,10 @@ def epsilon(scale):
 
 
 @jit
-def sweep(rows, code, offsets, coords, across, along, frame, stage, g0, g, out, parts):
+def sweep(rows, code, geometry, stage, g0, g, out, parts):
     """Run the row (``rows``) or column sweep over the whole grid, serially on small grids,
-    else cut into at most ``parts`` ranges of work items run in parallel. The geometry
-    (code .. frame) and ``stage`` are as in :func:`row_sweep_items`. Returns
+    else cut into at most ``parts`` ranges of work items run in parallel. ``code``,
+    ``geometry`` and ``stage`` are as in :func:`row_sweep_items`. Returns
     (max lam |ũ|, max |out|)."""
     n, m = g.shape
     size = ROW_CHUNK if rows else COLUMN_BLOCK
@@ -301,26 +315,23 @@ def sweep(rows, code, offsets, coords, across, along, frame, stage, g0, g, out, 
     worst, top = np.zeros(items), np.zeros(items)
     if g.size < PARALLEL_CELLS or parts <= 1:
         if rows:
-            row_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out, size,
-                            0, items, worst, top)  # fmt: skip
+            row_sweep_items(code, geometry, stage, g0, g, out, size, 0, items, worst, top)
         else:
-            column_sweep_items(code, offsets, coords, across, along, frame, stage, g0, g, out,
-                               size, 0, items, worst, top)  # fmt: skip
+            column_sweep_items(code, geometry, stage, g0, g, out, size, 0, items, worst, top)
     else:
-        _sweep_parallel(rows, code, offsets, coords, across, along, frame, stage, g0, g, out,
-                        size, worst, top, min(items, parts))  # fmt: skip
+        _sweep_parallel(rows, code, geometry, stage, g0, g, out, size, worst, top,
+                        min(items, parts))  # fmt: skip
     return worst.max(), top.max()
 
 
 @jit
-def euler_stage(code, axes, offsets0, coords0, across0, along0, frame0, offsets1, coords1,
-                across1, along1, frame1, closed, alpha, beta, dt, scale, g0, g, out,
+def euler_stage(code, axes, geometry0, geometry1, closed, alpha, beta, dt, scale, g0, g, out,
                 parts):  # fmt: skip
     """One Shu-Osher stage out = α g0 + β (g + Δt L(g)) of the limited WENO5-Z scheme on all
-    ``axes`` (1 or 2): in 2-D the column sweep (axis 0, geometry ``*0``) writes
-    α g0 + β (g - Δt n_0 ΔF_0) and the row sweep (axis 1, ``*1``) subtracts its part; in 1-D
-    the row sweep alone, with the geometry ``*0`` (``*1`` ignored). ``scale`` = max |g|
-    sets ε. Returns (max 2 d Δt n_r |ũ_r| over the axes, max |out|)."""
+    ``axes`` (1 or 2): in 2-D the column sweep (axis 0, ``geometry0``) writes
+    α g0 + β (g - Δt n_0 ΔF_0) and the row sweep (axis 1, ``geometry1``) subtracts its part;
+    in 1-D the row sweep alone, with ``geometry0`` (``geometry1`` ignored). ``scale`` =
+    max |g| sets ε. Returns (max 2 d Δt n_r |ũ_r| over the axes, max |out|)."""
     eps = epsilon(scale)
     worst, top = 0.0, 0.0
     for r in range(axes):
@@ -329,18 +340,15 @@ def euler_stage(code, axes, offsets0, coords0, across0, along0, frame0, offsets1
         stage = stage_parameters(alpha, beta, r == 0, True, 2 * axes * dt * n, dt * n, closed,
                                  eps)  # fmt: skip
         if r == 0:
-            w, top = sweep(rows, code, offsets0, coords0, across0, along0, frame0, stage, g0, g,
-                           out, parts)  # fmt: skip
+            w, top = sweep(rows, code, geometry0, stage, g0, g, out, parts)
         else:
-            w, top = sweep(rows, code, offsets1, coords1, across1, along1, frame1, stage, g0, g,
-                           out, parts)  # fmt: skip
+            w, top = sweep(rows, code, geometry1, stage, g0, g, out, parts)
         worst = max(worst, w)
     return worst, top
 
 
 @jit
-def ssp_rk3_steps(code, axes, offsets0, coords0, across0, along0, frame0, offsets1, coords1,
-                  across1, along1, frame1, closed, dts, scale, g, work0, work1, work2,
+def ssp_rk3_steps(code, axes, geometry0, geometry1, closed, dts, scale, g, work0, work1, work2,
                   parts):  # fmt: skip
     """SSP-RK3 steps of sizes ``dts`` on a geometry that does not change (a fixed frame
     without feedback bias), all in compiled code; arguments as in :func:`euler_stage`,
@@ -357,9 +365,8 @@ def ssp_rk3_steps(code, axes, offsets0, coords0, across0, along0, frame0, offset
         for i in range(3):
             alpha, beta = SSP_RK3[i][0], SSP_RK3[i][1]
             out = work0 if i == 0 else work1 if i == 1 else work2
-            worst, top = euler_stage(code, axes, offsets0, coords0, across0, along0, frame0,
-                                     offsets1, coords1, across1, along1, frame1, closed, alpha,
-                                     beta, dt, top, g, stage_in, out, parts)  # fmt: skip
+            worst, top = euler_stage(code, axes, geometry0, geometry1, closed, alpha, beta, dt,
+                                     top, g, stage_in, out, parts)  # fmt: skip
             if worst > 1.0 + 1e-9:
                 return k, scale, swapped, worst
             fastest = max(fastest, worst)

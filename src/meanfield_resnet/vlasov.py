@@ -232,7 +232,7 @@ def _per_segment(compute):
 
 @_per_segment
 def _geometry(problem, g, t, lower, upper, mass0):
-    """Per physical axis r: (row sweep?, the sweep's geometry tuple of finite_volume) with
+    """Per physical axis r: (row sweep?, the sweep's fv.Geometry) with
     v_r = σ(offsets + slope x) on its lines of faces and the frame rates (a'_r, z'_r)."""
     frame, d, code = problem.frame, problem.dimension, problem.code
     weight, bias = _bias(problem, g, t, lower, upper, mass0)
@@ -255,17 +255,17 @@ def _geometry(problem, g, t, lower, upper, mass0):
         da = dz = 0.0
         if frame.moving:
             da, dz = fv.edge_velocities(code, offsets, slope, coords, rows)
-        params = np.array([slope, da, dz, upper[r] - lower[r]])
-        out.append((rows, (code, offsets, coords, across, along, params)))
+        motion = np.array([slope, da, dz, upper[r] - lower[r]])
+        out.append((rows, fv.Geometry(offsets, coords, across, along, motion)))
     return out
 
 
 def _stage_geometry(problem, geometry) -> tuple:
-    """The flat geometry arguments of fv.euler_stage/ssp_rk3_steps: σ's code, the number of
-    axes, the geometry arrays of axis 0 and of the last axis, and whether the frame is
+    """The leading arguments of fv.euler_stage/ssp_rk3_steps: σ's code, the number of axes,
+    the geometry of axis 0 and of the last axis (as plain tuples), and whether the frame is
     closed (moving)."""
-    first, last = geometry[0][1][1:], geometry[-1][1][1:]
-    return (problem.code, problem.dimension, *first, *last, problem.frame.moving)
+    first, last = tuple(geometry[0][1]), tuple(geometry[-1][1])
+    return (problem.code, problem.dimension, first, last, problem.frame.moving)
 
 
 def _check_box(lower, upper, t):
@@ -305,8 +305,8 @@ def _euler(problem, state, t, dt, mass0, out, base, alpha, beta, edges=None):
     if edges is not None:
         lower, upper = edges
     elif problem.frame.moving:
-        da = np.array([geo[-1][fv.DA] for _, geo in geometry])
-        dz = np.array([geo[-1][fv.DZ] for _, geo in geometry])
+        da = np.array([geo.motion[fv.DA] for _, geo in geometry])
+        dz = np.array([geo.motion[fv.DZ] for _, geo in geometry])
         lower = alpha * base[1] + beta * (lower + dt * da)
         upper = alpha * base[2] + beta * (upper + dt * dz)
     return out, lower, upper, top
@@ -319,7 +319,7 @@ def _step_size(problem, g, t, lower, upper, mass0):
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
     measure = fv.stage_parameters(0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
     for r, (rows, geo) in enumerate(_geometry(problem, g, t, lower, upper, mass0)):
-        top, _ = fv.sweep(rows, *geo, measure, g, g, g, fv.parallel_parts())
+        top, _ = fv.sweep(rows, problem.code, tuple(geo), measure, g, g, g, fv.parallel_parts())
         if top > 0:
             limits.append(problem.cfl / (2 * d * problem.frame.cells[r] * top))
     return min(limits)
