@@ -78,7 +78,7 @@ def kernel_traffic(rounds=5, grids=GRIDS, triad_size=TRIAD_SIZE):
     minutes, so the triad (2 threads) and the stages are timed in alternation, ``rounds``
     times, and each keeps its best.
     Bytes per cell-stage: 1-D, g and g0 read, the result written, and the face coordinate and
-    η of the row read (40 B; 24 B of them density); 2-D, two sweeps, each reading two arrays
+    η of the row read (40 B; 24 B of them density); 2-D, two passes, each reading two arrays
     and writing one (48 B; the per-line coordinates stay in cache).
     ``grids`` and ``triad_size`` replace the sizes (the smoke run's tiny ones)."""
     cases = {(d, n): MOVED[d] for d, sizes in grids.items() for n in sizes}

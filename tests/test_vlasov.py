@@ -155,8 +155,8 @@ def test_initial_masses_beyond_the_weno_range_fail_before_stepping(factor):
 
 
 @pytest.mark.parametrize("rows", [True, False])
-def test_sweep_kernels_agree_with_their_python_selves(rows):
-    """The compiled row/column sweeps equal their interpreted py_func on a random grid with
+def test_pass_kernels_agree_with_their_python_selves(rows):
+    """The compiled row/column passes equal their interpreted py_func on a random grid with
     velocities of both signs (tanh, moving-frame terms), in serial and in parallel, and give
     the same numbers whatever the size of their work items."""
     from meanfield_resnet import finite_volume as fv
@@ -170,7 +170,7 @@ def test_sweep_kernels_agree_with_their_python_selves(rows):
     eta_along = np.linspace(0, 1, 38) if rows else np.zeros(37)
     geo = (1, (offsets, coords, eta_across, eta_along, np.array([0.7, -0.2, 0.3, 2.0])))
     stage = fv.stage_parameters(0.75, 0.25, True, True, 0.2 / n, 0.1, False, 1e-40)
-    kernel = fv.row_sweep_items if rows else fv.column_sweep_items
+    kernel = fv.row_pass_items if rows else fv.column_pass_items
     size, items = (37, 40) if rows else (16, 3)
     results = []
     for fn in (kernel, kernel.py_func):
@@ -181,7 +181,7 @@ def test_sweep_kernels_agree_with_their_python_selves(rows):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
     for size, items in ((10, 160), (37, 40)) if rows else ((16, 3), (7, 6)):
         out_par = np.empty_like(g)
-        fv._sweep_parallel(rows, *geo, stage, g0, g, out_par, size, np.zeros(items),
+        fv._pass_parallel(rows, *geo, stage, g0, g, out_par, size, np.zeros(items),
                            np.zeros(items), 2)  # fmt: skip
         np.testing.assert_array_equal(out_par, results[0][0])
     assert results[0][1].max() > 0 and np.all(results[0][0] >= 0)

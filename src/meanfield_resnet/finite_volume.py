@@ -5,21 +5,21 @@ the rows are along physical axis 0 and the columns along axis 1. One Shu-Osher s
 
     out = α g0 + β (g - Δt Σ_r n_r (F_r[c+1] - F_r[c]))
 
-is computed by one *sweep* per axis that evaluates the face velocities, the limited fluxes
+is computed by one *pass* per axis that evaluates the face velocities, the limited fluxes
 and the update in a single pass over memory (fluxes live in small per-thread buffers):
 
-* the row sweep differences along each row (contiguous, vectorised over the faces);
-* the column sweep differences down the columns (vectorised over the columns).
+* the row pass differences along each row (contiguous, vectorised over the faces);
+* the column pass differences down the columns (vectorised over the columns).
 
 On every line of faces the velocity is affine in the coordinate along the line, so with
 ``offsets`` per line and one ``slope``:
 
     v = σ(offsets[line] + slope x_face),   ũ = (v - a' - (z' - a')(η_line + η_face)) / (z - a),
 
-the relative velocity of the moving frame (vlasov.py). Each sweep also returns, per work item,
+the relative velocity of the moving frame (vlasov.py). Each pass also returns, per work item,
 max 2 d Δt n |ũ| (the limiter's bound, <= 1) and max |out| (the next stage's WENO scale).
 
-A sweep's geometry travels as one argument, the tuple (offsets, coords, across, along,
+A pass's geometry travels as one argument, the tuple (offsets, coords, across, along,
 motion) of :class:`Geometry` (a plain tuple inside the kernels: numba dispatches a plain
 tuple of arrays as fast as separate arrays, a named one three times slower).
 """
@@ -37,8 +37,8 @@ from .activations import sigma, sigma_inplace
 
 SIXTH = 1.0 / 6.0  # multiplications, not divisions (divisions bound the kernel's speed)
 SLOPE, DA, DZ, WIDTH = 0, 1, 2, 3  # the ``motion`` array: [slope, a', z', z - a]
-COLUMN_BLOCK = 16  # rows per work item of the column sweep (one extra flux row each)
-# Cells of a row per work item of the row sweep: a chunk's velocities, fluxes and density
+COLUMN_BLOCK = 16  # rows per work item of the column pass (one extra flux row each)
+# Cells of a row per work item of the row pass: a chunk's velocities, fluxes and density
 # (2 KiB each) stay in L1; on 10^7 cells 14 % faster than 16384-cell items, alike on 2-D
 # rows. No number depends on it, nor on COLUMN_BLOCK: each face flux is computed alike
 # wherever an item starts (tested).
@@ -199,7 +199,7 @@ def _unpack(stage):
 
 
 class Geometry(NamedTuple):
-    """One sweep's geometry (see :func:`row_sweep_items`); kernels take ``tuple(geometry)``."""
+    """One pass's geometry (see :func:`row_pass_items`); kernels take ``tuple(geometry)``."""
 
     offsets: np.ndarray
     coords: np.ndarray
@@ -209,8 +209,8 @@ class Geometry(NamedTuple):
 
 
 @jit
-def row_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top):
-    """Work items first..last-1 of the row sweep; item = (row, chunk of ``size`` cells).
+def row_pass_items(code, geometry, stage, g0, g, out, size, first, last, worst, top):
+    """Work items first..last-1 of the row pass; item = (row, chunk of ``size`` cells).
 
     σ's ``code``; ``geometry`` = (``offsets`` and η (``across``) per row, face ``coords``
     and η (``along``) along the rows, ``motion`` = [slope, a', z', z - a]); ``stage`` =
@@ -236,10 +236,10 @@ def row_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst,
 
 
 @jit
-def column_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top):
-    """Work items first..last-1 of the column sweep; item = ``size`` rows of cells, whose
+def column_pass_items(code, geometry, stage, g0, g, out, size, first, last, worst, top):
+    """Work items first..last-1 of the column pass; item = ``size`` rows of cells, whose
     size + 1 face rows are computed in turn (two flux rows kept). Arguments as in
-    :func:`row_sweep_items`, with ``offsets`` and η (``across``) per face row, ``coords`` and
+    :func:`row_pass_items`, with ``offsets`` and η (``across``) per face row, ``coords`` and
     η (``along``) per column."""
     offsets, coords, across, along, motion = geometry
     alpha, beta, init, update, lam, dtn, closed, eps = _unpack(stage)
@@ -265,27 +265,27 @@ def column_sweep_items(code, geometry, stage, g0, g, out, size, first, last, wor
 
 
 @jit(parallel=True)
-def _sweep_parallel(rows, code, geometry, stage, g0, g, out, size, worst, top, parts):
-    """The work items of the row (``rows``) or column sweep cut into ``parts`` contiguous
+def _pass_parallel(rows, code, geometry, stage, g0, g, out, size, worst, top, parts):
+    """The work items of the row (``rows``) or column pass cut into ``parts`` contiguous
     ranges, one per parallel iteration (the items, and so the numbers, do not depend on it)."""
     items = worst.size
     for p in prange(parts):
         first, last = p * items // parts, (p + 1) * items // parts
         if rows:
-            row_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top)
+            row_pass_items(code, geometry, stage, g0, g, out, size, first, last, worst, top)
         else:
-            column_sweep_items(code, geometry, stage, g0, g, out, size, first, last, worst, top)
+            column_pass_items(code, geometry, stage, g0, g, out, size, first, last, worst, top)
 
 
 @jit
 def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps):
-    """The ``stage`` array of the sweeps: [α, β, init, update, lam, Δt n, closed, eps], the
+    """The ``stage`` array of the passes: [α, β, init, update, lam, Δt n, closed, eps], the
     flags as 0/1 (read back by :func:`_unpack`)."""
     return np.array([alpha, beta, 1.0 if init else 0.0, 1.0 if update else 0.0, lam, dtn,
                      1.0 if closed else 0.0, eps])  # fmt: skip
 
 
-PARALLEL_CELLS = 2048  # below this a sweep runs serially (fork/join costs more than it saves)
+PARALLEL_CELLS = 2048  # below this a pass runs serially (fork/join costs more than it saves)
 EPSILON = 1e-40  # WENO-Z smoothness regulariser, scaled by the data's magnitude in epsilon()
 # Shu-Osher SSP-RK3: stage k = α_k g^n + β_k (g^(k-1) + Δt L(g^(k-1))), (α_k, β_k) below
 SSP_RK3 = ((0.0, 1.0), (0.75, 0.25), (1.0 / 3.0, 2.0 / 3.0))
@@ -293,7 +293,7 @@ SSP_RK3_TIMES = (1.0, 0.5, 1.0)  # time reached by each stage, in units of the s
 
 
 def parallel_parts() -> int:
-    """Contiguous ranges of work items a parallel sweep is cut into: a few per thread."""
+    """Contiguous ranges of work items a parallel pass is cut into: a few per thread."""
     return 4 * numba.get_num_threads()
 
 
@@ -304,10 +304,10 @@ def epsilon(scale):
 
 
 @jit
-def sweep(rows, code, geometry, stage, g0, g, out, parts):
-    """Run the row (``rows``) or column sweep over the whole grid, serially on small grids,
+def axis_pass(rows, code, geometry, stage, g0, g, out, parts):
+    """Run the row (``rows``) or column pass over the whole grid, serially on small grids,
     else cut into at most ``parts`` ranges of work items run in parallel. ``code``,
-    ``geometry`` and ``stage`` are as in :func:`row_sweep_items`. Returns
+    ``geometry`` and ``stage`` are as in :func:`row_pass_items`. Returns
     (max lam |ũ|, max |out|)."""
     n, m = g.shape
     size = ROW_CHUNK if rows else COLUMN_BLOCK
@@ -315,11 +315,11 @@ def sweep(rows, code, geometry, stage, g0, g, out, parts):
     worst, top = np.zeros(items), np.zeros(items)
     if g.size < PARALLEL_CELLS or parts <= 1:
         if rows:
-            row_sweep_items(code, geometry, stage, g0, g, out, size, 0, items, worst, top)
+            row_pass_items(code, geometry, stage, g0, g, out, size, 0, items, worst, top)
         else:
-            column_sweep_items(code, geometry, stage, g0, g, out, size, 0, items, worst, top)
+            column_pass_items(code, geometry, stage, g0, g, out, size, 0, items, worst, top)
     else:
-        _sweep_parallel(rows, code, geometry, stage, g0, g, out, size, worst, top,
+        _pass_parallel(rows, code, geometry, stage, g0, g, out, size, worst, top,
                         min(items, parts))  # fmt: skip
     return worst.max(), top.max()
 
@@ -328,9 +328,9 @@ def sweep(rows, code, geometry, stage, g0, g, out, parts):
 def euler_stage(code, axes, geometry0, geometry1, closed, alpha, beta, dt, scale, g0, g, out,
                 parts):  # fmt: skip
     """One Shu-Osher stage out = α g0 + β (g + Δt L(g)) of the limited WENO5-Z scheme on all
-    ``axes`` (1 or 2): in 2-D the column sweep (axis 0, ``geometry0``) writes
-    α g0 + β (g - Δt n_0 ΔF_0) and the row sweep (axis 1, ``geometry1``) subtracts its part;
-    in 1-D the row sweep alone, with ``geometry0`` (``geometry1`` ignored). ``scale`` =
+    ``axes`` (1 or 2): in 2-D the column pass (axis 0, ``geometry0``) writes
+    α g0 + β (g - Δt n_0 ΔF_0) and the row pass (axis 1, ``geometry1``) subtracts its part;
+    in 1-D the row pass alone, with ``geometry0`` (``geometry1`` ignored). ``scale`` =
     max |g| sets ε. Returns (max 2 d Δt n_r |ũ_r| over the axes, max |out|)."""
     eps = epsilon(scale)
     worst, top = 0.0, 0.0
@@ -340,9 +340,9 @@ def euler_stage(code, axes, geometry0, geometry1, closed, alpha, beta, dt, scale
         stage = stage_parameters(alpha, beta, r == 0, True, 2 * axes * dt * n, dt * n, closed,
                                  eps)  # fmt: skip
         if r == 0:
-            w, top = sweep(rows, code, geometry0, stage, g0, g, out, parts)
+            w, top = axis_pass(rows, code, geometry0, stage, g0, g, out, parts)
         else:
-            w, top = sweep(rows, code, geometry1, stage, g0, g, out, parts)
+            w, top = axis_pass(rows, code, geometry1, stage, g0, g, out, parts)
         worst = max(worst, w)
     return worst, top
 
@@ -378,8 +378,8 @@ def ssp_rk3_steps(code, axes, geometry0, geometry1, closed, dts, scale, g, work0
 
 @jit
 def edge_velocities(code, offsets, slope, coords, rows):
-    """(min v on the lower edge, max v on the upper edge) of a sweep's geometry: for the row
-    sweep the first and last face of every row, for the column sweep every column of the
+    """(min v on the lower edge, max v on the upper edge) of a pass's geometry: for the row
+    pass the first and last face of every row, for the column pass every column of the
     first and last face row."""
     low, high = np.inf, -np.inf
     if rows:

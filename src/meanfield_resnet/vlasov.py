@@ -232,7 +232,7 @@ def _per_segment(compute):
 
 @_per_segment
 def _geometry(problem, g, t, lower, upper, mass0):
-    """Per physical axis r: (row sweep?, the sweep's fv.Geometry) with
+    """Per physical axis r: (row pass?, the pass's fv.Geometry) with
     v_r = σ(offsets + slope x) on its lines of faces and the frame rates (a'_r, z'_r)."""
     frame, d, code = problem.frame, problem.dimension, problem.code
     weight, bias = _bias(problem, g, t, lower, upper, mass0)
@@ -319,7 +319,7 @@ def _step_size(problem, g, t, lower, upper, mass0):
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
     measure = fv.stage_parameters(0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
     for r, (rows, geo) in enumerate(_geometry(problem, g, t, lower, upper, mass0)):
-        top, _ = fv.sweep(rows, problem.code, tuple(geo), measure, g, g, g, fv.parallel_parts())
+        top, _ = fv.axis_pass(rows, problem.code, tuple(geo), measure, g, g, g, fv.parallel_parts())
         if top > 0:
             limits.append(problem.cfl / (2 * d * problem.frame.cells[r] * top))
     return min(limits)
