@@ -76,3 +76,30 @@ def test_euler_bias_is_the_networks_own_moment_recursion(w, b, feedback):
     var = verification._affine_recursion((1.0 + h * w) ** 2, 0.0, x0.var(), np.array([layers]))
     assert abs(x.mean() - mean) < 1e-12 * max(1.0, abs(mean))
     assert abs(x.var() / var[0] - 1) < 1e-11
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"activation": "tanh"},
+     {"segments": [{"until": 0.3, "weight": -1.0, "bias": 0.0},
+                   {"until": 10.0, "weight": -0.5, "bias": 0.4}]}],
+)  # fmt: skip
+def test_no_exact_solution_is_claimed_beyond_the_ornstein_uhlenbeck_law(change):
+    """The Fokker-Planck experiment's exact solution (also the dashed line of its figure) is
+    the OU law: with another activation, or parameters that change with depth, the ledger
+    (and the figure) claim none rather than the wrong one."""
+    import copy
+
+    import yaml
+
+    from meanfield_resnet.settings import validate_config
+
+    raw = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    base = copy.deepcopy(raw["experiments"]["fig9_fokker_planck"])
+    edges = [np.linspace(-5.0, 12.0, 101)]
+    masses = verification.exact_cell_masses(load_config(ROOT / "config/config.yaml")
+                                            .experiments["fig9_fokker_planck"], {}, edges, 0.5)
+    assert masses is not None and abs(masses.sum() - 1.0) < 1e-6
+    raw["experiments"]["fig9_fokker_planck"] = {**base, **change}
+    exp = validate_config(raw).experiments["fig9_fokker_planck"]
+    assert verification.exact_cell_masses(exp, {}, edges, 0.5) is None

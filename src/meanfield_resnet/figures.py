@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import exact, ledger
+from . import ledger
+from .verification import exact_cell_masses
 
 
 def _histogram(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -21,11 +22,11 @@ def density_snapshots(
     particles: xr.Dataset | None,
     times,
     bins: int = 60,
-    exact_law: tuple | None = None,
+    exact_masses=None,
 ) -> xr.Dataset:
     """1-D densities at the given times: PDE (cell centres), the particles' histogram on
-    ``bins`` bins over the PDE's box, and the exact cell averages when ``exact_law`` =
-    (kind, Distribution, activation, w, b[, K]) is given."""
+    ``bins`` bins over the PDE's box, and the exact cell averages where
+    ``exact_masses(t, edges)`` gives them (None where no closed form is known)."""
     out = []
     for t in times:
         p = pde.sel(time=t, method="nearest")
@@ -37,18 +38,12 @@ def density_snapshots(
             sample = particles["state"].sel(time=t, method="nearest").values[:, 0]
             ds["particle_density"] = ("bin", _histogram(sample, edges))
             ds["bin_edge"] = ("bin_edge_index", edges)
-        if exact_law is not None:
-            cells = np.concatenate([x - dx / 2, [x[-1] + dx / 2]])
-            ds["exact_density"] = ("cell", _exact_cells(exact_law, float(t), cells) / dx)
+        cells = np.concatenate([x - dx / 2, [x[-1] + dx / 2]])
+        masses = None if exact_masses is None else exact_masses(float(t), cells)
+        if masses is not None:
+            ds["exact_density"] = ("cell", masses / dx)
         out.append(ds)
     return xr.concat(out, dim="time").assign_coords(time=np.asarray(times, float))
-
-
-def _exact_cells(law: tuple, t: float, edges: np.ndarray) -> np.ndarray:
-    kind, initial, activation, w, b, *k = law
-    if kind == "vlasov":
-        return exact.cell_masses(initial, activation, w, b, t, edges)
-    return exact.ou_cell_masses(initial, w, b, k[0], t, edges)
 
 
 def density_2d_snapshots(pde: xr.Dataset, times) -> xr.Dataset:
@@ -148,36 +143,12 @@ def _fig3(inp, cfg):
 
 def _snapshots(inp, cfg, name, title, xlabel="x"):
     exp = cfg.experiments[name]
-    law = None
-    if (
-        exp.model == "vlasov"
-        and exp.dimension == 1
-        and len(exp.segments) == 1
-        and exp.feedback is None
-        and exp.initial["kind"] != "samples"
-    ):
-        from .experiment import initial_law
 
-        law = (
-            "vlasov",
-            initial_law(exp, inp["data"]),
-            exp.activation,
-            float(exp.weight[0, 0]),
-            float(exp.bias[0]),
-        )
-    if exp.model == "fokker_planck" and exp.diffusion["kind"] == "constant":
-        from .experiment import initial_law
+    def exact_masses(t, edges):  # the exact solution the ledger checks the PDE against
+        return exact_cell_masses(exp, inp["data"], [edges], t)
 
-        law = (
-            "ou",
-            initial_law(exp, inp["data"]),
-            exp.activation,
-            float(exp.weight[0, 0]),
-            float(exp.bias[0]),
-            float(exp.diffusion["value"]),
-        )
     ds = density_snapshots(
-        inp["pde"][name], inp["particles"].get(name), exp.output_times, exact_law=law
+        inp["pde"][name], inp["particles"].get(name), exp.output_times, exact_masses=exact_masses
     )
     return ds, ("densities", dict(title=title, xlabel=xlabel))
 

@@ -34,6 +34,12 @@ from .moments import grid_moments
 from .settings import Experiment
 
 
+def paper_figure(exp: Experiment) -> str:
+    """The paper figure the experiment serves (its optional ``figure`` key, free text such
+    as "4" or "3, Table 1"), "" where not given: the ledger's ``paper_figure`` column."""
+    return str(exp.raw.get("figure", ""))
+
+
 def cell_edges(pde: xr.Dataset, axis: int) -> np.ndarray:
     """Cell edges (time, n + 1) of one axis of a PDE file (centres ± half the width)."""
     name = "xy"[axis]
@@ -47,7 +53,8 @@ def exact_cell_masses(exp: Experiment, data, edges: list[np.ndarray], t: float):
     if exp.model == "fokker_planck":
         k, segments = diffusion_and_bias(exp, data)
         constant = k.kind == POLYNOMIAL and k.values.size == 1
-        if exp.activation != "identity" or not constant or law.kind == "samples":
+        if (exp.activation != "identity" or not constant or law.kind == "samples"
+                or len(segments) > 1):  # fmt: skip
             return None
         w, b = float(exp.weight[0, 0]), float(segments[0].bias[0])
         return exact.ou_cell_masses(law, w, b, float(k.values[0]), t, edges[0])
@@ -171,7 +178,8 @@ def verification_dataset(
             rows["mean_error"][i] = max(e[0] for e in errs)
             rows["variance_error"][i] = max(e[1] for e in errs)
     ds = xr.Dataset({k: ("time", v) for k, v in rows.items()}, coords={"time": times})
-    ds.attrs.update(experiment=exp.name, exact_solution=exact_kind, model=exp.model)
+    ds.attrs.update(experiment=exp.name, exact_solution=exact_kind, model=exp.model,
+                    paper_figure=paper_figure(exp))  # fmt: skip
     _particle_z(ds, exp, data, moments, particles_layers)
     return ds
 
