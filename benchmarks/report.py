@@ -171,6 +171,16 @@ def summarise(r):
     scaling = _scaling(r)
     if scaling:
         s["scaling"] = scaling
+    if "threads_beside_neighbour" in r:
+        wall = {(row["case"], row["threads"], row["neighbour"]): row["wall_s"]
+                for row in r["threads_beside_neighbour"]}  # fmt: skip
+        s["threads_2_vs_1"] = {
+            case: {
+                "alone": wall[(case, 1, False)] / wall[(case, 2, False)],
+                "beside_busy_neighbour": wall[(case, 1, True)] / wall[(case, 2, True)],
+            }
+            for case in dict.fromkeys(row["case"] for row in r["threads_beside_neighbour"])
+        }
     return s
 
 
@@ -325,5 +335,10 @@ def markdown(r):
         lines.append(
             f"| pipeline `snakemake --cores 2` | cold numba cache {p['cold_cache_s']:.0f} s, "
             f"warm {p['warm_cache_s']:.0f} s | | |"
+        )
+    for case, ratio in s.get("threads_2_vs_1", {}).items():
+        lines.append(
+            f"| {case}: 2 threads vs 1 thread (speed-up), alone / beside one busy process | | | "
+            f"{ratio['alone']:.2f}x / {ratio['beside_busy_neighbour']:.2f}x |"
         )
     return "\n".join(lines) + "\n"

@@ -23,12 +23,13 @@ import fokker_planck
 import memory
 import particles
 import pipeline
+import threads
 import vlasov_1d
 import vlasov_2d
 from common import machine, output_option, write_results
 from report import markdown, summarise
 
-SUBJECTS = (memory, vlasov_1d, vlasov_2d, fokker_planck, particles, pipeline)
+SUBJECTS = (memory, vlasov_1d, vlasov_2d, fokker_planck, particles, threads, pipeline)
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 BENCHMARKS = ROOT / "benchmarks"
-SUBJECTS = ("memory", "vlasov_1d", "vlasov_2d", "fokker_planck", "particles", "pipeline")
+SUBJECTS = ("memory", "vlasov_1d", "vlasov_2d", "fokker_planck", "particles", "threads", "pipeline")
 SHARED = ("common", "report", "run")  # no measurement of their own
 
 

@@ -13,6 +13,14 @@ source of every module that defines kernels (:func:`kernel_sources_digest`):
 else ``NUMBA_CACHE_DIR``, else ``$XDG_CACHE_HOME/meanfield_resnet/numba`` (``~/.cache/...``).
 An edited kernel module recompiles everything once; nothing is written beside the sources;
 the three most recent digests are kept.
+
+**Threads beside other work.** numba's parallel regions run on GNU OpenMP, whose threads
+spin at every barrier before they sleep. With another busy process on the same cores (a
+shared cluster node, two Snakemake jobs) a spinning thread takes the time slice its partner
+needs, and a 2-thread solve ran 5-18x slower than alone. ``OMP_WAIT_POLICY=PASSIVE`` (set
+here unless the environment sets it, before numba starts its threads) makes waiting threads
+sleep: beside one busy process the 2-thread solve is then faster than the 1-thread one
+(``benchmarks/threads.py``).
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-import numba
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba's OpenMP pool starts
+
+import numba  # noqa: E402
 from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
+from numba import types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 KEPT_CACHES = 3
