@@ -142,6 +142,42 @@ def sigma_inplace(code: int, y: np.ndarray, n: int) -> None:
             y[i] = math.nan
 
 
+@jit(inline=True)
+def sigma_slope(code: int, s: float) -> float:
+    """σ'(y) from s = σ(y) (every activation's derivative is a function of its value; ReLU
+    and leaky ReLU take their right-hand slope at the kink only where s > 0)."""
+    if code == IDENTITY:
+        return 1.0
+    if code == TANH:
+        return 1.0 - s * s
+    if code == SIGMOID:
+        return s * (1.0 - s)
+    if code == RELU:
+        return 1.0 if s > 0.0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if s > 0.0 else LEAKY_SLOPE
+    if code == SOFTPLUS:
+        return -math.expm1(-s)  # σ' = sigmoid(y) = 1 - e^{-σ(y)}
+    return math.nan
+
+
+@jit
+def sigma_slope_inplace(code: int, s: np.ndarray, out: np.ndarray, n: int) -> None:
+    """out[:n] = σ'(y) from s[:n] = σ(y) (:func:`sigma_slope`), one loop per activation."""
+    if code == IDENTITY:
+        for i in range(n):
+            out[i] = 1.0
+    elif code == TANH:
+        for i in range(n):
+            out[i] = 1.0 - s[i] * s[i]
+    elif code == SIGMOID:
+        for i in range(n):
+            out[i] = s[i] * (1.0 - s[i])
+    else:
+        for i in range(n):
+            out[i] = sigma_slope(code, s[i])
+
+
 # ---- the registry: numpy forms, slope bounds, characteristic flows ------------------------
 
 
