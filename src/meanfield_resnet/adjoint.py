@@ -140,8 +140,19 @@ def segment_flow(activation, w, b, x, tau, method="auto"):
     """(Φ_τ(x), ∂_xΦ_τ(x)) for the autonomous velocity σ(wx + b) over the time τ: closed form
     where there is one and it keeps its digits, else RK4 (``method``: auto, exact, rk4)."""
     x = np.asarray(x, dtype=float)
-    w, b, tau = float(w), float(b), float(tau)
-    if tau == 0.0:
+    w, b = float(w), float(b)
+    if np.ndim(tau) > 0:  # τ per point (broadcast against x): one time per time node
+        tau = np.asarray(tau, dtype=float)
+        if np.all(tau == tau.flat[0]):
+            tau = float(tau.flat[0])
+        elif method == "rk4" or (method == "auto" and activation not in CLOSED_FORMS):
+            x, tau = np.broadcast_arrays(x, tau)
+            phi, jac = np.empty_like(x), np.empty_like(x)
+            for value in np.unique(tau):
+                at = tau == value
+                phi[at], jac[at] = segment_flow(activation, w, b, x[at], float(value), method)
+            return phi, jac
+    if np.ndim(tau) == 0 and tau == 0.0:
         return x.copy(), np.ones_like(x)
     if method == "rk4" or (method == "auto" and activation not in CLOSED_FORMS):
         phi, jac = segment_flow_rk4(activation, w, b, x, tau)
@@ -157,13 +168,13 @@ def segment_flow(activation, w, b, x, tau, method="auto"):
     y0, y = w * x + b, w * phi + b
     with np.errstate(over="ignore", invalid="ignore"):
         if activation == "identity":
-            jac = np.full_like(x, math.exp(w * tau))
+            jac = np.broadcast_to(np.exp(w * tau), x.shape).copy()
         elif activation == "tanh":
             jac = np.exp(w * tau + _log_cosh(y0) - _log_cosh(y))
         elif activation == "sigmoid":
             jac = np.exp(_logsigmoid_ratio(y, y0))
         elif activation == "relu":
-            jac = np.where(y0 > 0.0, math.exp(w * tau), 1.0)
+            jac = np.where(y0 > 0.0, np.exp(w * tau), 1.0)
         else:
             raise ValueError(f"no closed-form flow for activation {activation!r}")
     if method == "auto" and not (np.all(np.isfinite(phi)) and np.all(np.isfinite(jac))):
@@ -185,13 +196,14 @@ def segment_intervals(segments, final_time: float) -> list[tuple[float, float]]:
 
 def flow_to_final(activation, segments, final_time, segment, t, x, method="auto"):
     """(Φ_{t→T}(x), ∂_xΦ_{t→T}(x)) for t in segment ``segment``: the segments' flows
-    composed, with the chain rule for the derivative."""
+    composed, with the chain rule for the derivative. ``t`` is a time, or one time per
+    leading index of ``x`` (shaped to broadcast against it)."""
     intervals = segment_intervals(segments, final_time)
     phi, jac = np.asarray(x, dtype=float), np.ones(np.shape(x))
     for j in range(segment, len(segments)):
         lo, hi = intervals[j]
-        tau = hi - max(lo, t)
-        if tau <= 0.0:
+        tau = hi - np.maximum(lo, t)
+        if np.all(tau <= 0.0):
             continue
         w, b = _scalar(segments[j].weight), _scalar(segments[j].bias)
         phi, step = segment_flow(activation, w, b, phi, tau, method)
@@ -343,6 +355,19 @@ class MeanFieldGradient:
         return np.stack([self.weight, self.bias], axis=1).ravel()
 
 
+def _node_points(solutions, outputs, g, gw, reconstruction):
+    """Cell Gauss points x and their weights (f's mass there), shape (laws, nodes, P), at the
+    given output indices of every law's solution."""
+    x = np.empty((len(solutions), len(outputs), solutions[0].density.shape[1] * g.size))
+    mass = np.empty_like(x)
+    for i, sol in enumerate(solutions):
+        for j, k in enumerate(outputs):
+            e = _edges(sol, k)
+            x[i, j] = (e[:-1, None] + np.diff(e)[:, None] * g).ravel()
+            mass[i, j] = point_masses(e, sol.density[k], g, gw, reconstruction)
+    return x, mass
+
+
 def gradient(
     problem: vlasov.VlasovProblem,
     initial,
@@ -366,22 +391,18 @@ def gradient(
     g, gw = np.polynomial.legendre.leggauss(cell_points)
     g, gw = 0.5 * (g + 1.0), 0.5 * gw
     grad = np.zeros((len(segments), 2))
-    for t, omega, s in zip(t_nodes, t_weights, t_segment, strict=True):
-        k = int(np.searchsorted(solutions[0].times, t))  # the node's output index
+    outputs = np.searchsorted(solutions[0].times, t_nodes)  # each node's output index
+    for s in np.unique(t_segment):  # all nodes of a segment at once: arrays (laws, nodes, P)
+        chosen = np.flatnonzero(t_segment == s)
         w, b = _scalar(segments[s].weight), _scalar(segments[s].bias)
-        points, cell_mass = [], []
-        for sol in solutions:
-            e = _edges(sol, k)
-            points.append((e[:-1, None] + np.diff(e)[:, None] * g).ravel())
-            cell_mass.append(point_masses(e, sol.density[k], g, gw, reconstruction))
-        x = np.stack(points) if multi else points[0]
-        phi, jac = flow_to_final(activation, segments, final_time, s, t, x, method)
-        dlam = loss.variation_derivative(phi, edges_t, masses_t) * jac
-        weight = (
-            (np.stack(cell_mass) if multi else cell_mass[0])
-            * sigma_derivative(activation, w * x + b)
-            * dlam
+        x, mass = _node_points(solutions, outputs[chosen], g, gw, reconstruction)
+        phi, jac = flow_to_final(
+            activation, segments, final_time, s, t_nodes[chosen][None, :, None], x, method
         )
-        grad[s, 0] += omega * (weight * x).sum()
-        grad[s, 1] += omega * weight.sum()
+        flat = phi.reshape(len(solutions), -1) if multi else phi.ravel()
+        dlam = loss.variation_derivative(flat, edges_t, masses_t).reshape(phi.shape) * jac
+        weight = mass * sigma_derivative(activation, w * x + b) * dlam
+        omega = t_weights[chosen][None, :, None]
+        grad[s, 0] += (omega * weight * x).sum()
+        grad[s, 1] += (omega * weight).sum()
     return MeanFieldGradient(float(value), grad[:, 0].copy(), grad[:, 1].copy(), t_nodes, solutions)
