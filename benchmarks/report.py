@@ -181,6 +181,16 @@ def summarise(r):
             }
             for case in dict.fromkeys(row["case"] for row in r["threads_beside_neighbour"])
         }
+    if "gradients_mean_field" in r:
+        s["gradient_per_forward"] = {
+            f"{row['cells']} cells, {row['frame']} frame": row["gradient_per_forward"]
+            for row in r["gradients_mean_field"]
+        }
+        moving = min(r["gradients_mean_field"], key=lambda row: row["gradient_s"])
+        s["particle_gradient_per_mean_field_gradient"] = {
+            row["particles"]: row["gradient_s"] / moving["gradient_s"]
+            for row in r["gradients_particles"]
+        }
     return s
 
 
@@ -335,6 +345,16 @@ def markdown(r):
         lines.append(
             f"| pipeline `snakemake --cores 2` | cold numba cache {p['cold_cache_s']:.0f} s, "
             f"warm {p['warm_cache_s']:.0f} s | | |"
+        )
+    for key, ratio in s.get("gradient_per_forward", {}).items():
+        lines.append(
+            f"| mean-field gradient (forward + adjoint), tanh, 2 segments, {key} | | "
+            f"one forward solve | {ratio:.1f}x its cost |"
+        )
+    for m, ratio in s.get("particle_gradient_per_mean_field_gradient", {}).items():
+        lines.append(
+            f"| backpropagation, {m} particles, 100 layers, vs the fastest mean-field gradient "
+            f"| | | {ratio:.2g}x its cost |"
         )
     for case, ratio in s.get("threads_2_vs_1", {}).items():
         lines.append(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 import fokker_planck
+import gradients
 import memory
 import particles
 import pipeline
@@ -29,7 +30,7 @@ import vlasov_2d
 from common import machine, output_option, write_results
 from report import markdown, summarise
 
-SUBJECTS = (memory, vlasov_1d, vlasov_2d, fokker_planck, particles, threads, pipeline)
+SUBJECTS = (memory, vlasov_1d, vlasov_2d, fokker_planck, particles, gradients, threads, pipeline)
 
 
 def main(argv=None):

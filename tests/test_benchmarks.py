@@ -12,7 +12,10 @@ import pytest
 from conftest import ROOT
 
 BENCHMARKS = ROOT / "benchmarks"
-SUBJECTS = ("memory", "vlasov_1d", "vlasov_2d", "fokker_planck", "particles", "threads", "pipeline")
+SUBJECTS = (
+    "memory", "vlasov_1d", "vlasov_2d", "fokker_planck", "particles", "gradients", "threads",
+    "pipeline",
+)  # fmt: skip
 SHARED = ("common", "report", "run")  # no measurement of their own
 
 
