@@ -28,7 +28,7 @@ CASES = [
     ("data.vehicles.length_max", 1.0, "data.vehicles.length_max"),
     ("data.regression.noise_std", -1.0, "data.regression.noise_std"),
     ("data.regression.position_min", 0.0, "data.regression.position_min"),
-    (f"{E}.activation", "softplus", f"{E}.activation"),
+    (f"{E}.activation", "swish", f"{E}.activation"),
     (f"{E}.dimension", 3, f"{E}.dimension"),
     (f"{E}.model", "boltzmann", f"{E}.model"),
     (f"{E}.weight", "one", f"{E}.weight"),

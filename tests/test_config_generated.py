@@ -524,7 +524,7 @@ TABLES = {
     "backslash": (HEADER + "tanh\\x\t1.0\t-5.0\n", "contains path characters"),
     "space": (HEADER + "tanh \t1.0\t-5.0\n", "column activation: 'tanh ' contains path"),
     "space in number": (HEADER + "tanh\t 1.0\t-5.0\n", "column weight: ' 1.0' contains path"),
-    "unknown activation": (HEADER + "softplus\t1.0\t-5.0\n", "'softplus' is not one of"),
+    "unknown activation": (HEADER + "swish_unknown\t1.0\t-5.0\n", "'swish_unknown' is not one of"),
     "quoted": (HEADER + '"tanh"\t1.0\t-5.0\n', "is not one of"),
 }
 
@@ -589,3 +589,55 @@ def test_missing_sweep_table_names_the_key_and_path(tmp_path, path):
     (tmp_path / "config").mkdir()
     with pytest.raises(ConfigError, match=f"'studies.sweep.table': the sweep table '{path}'"):
         load_sweep_table(path, tmp_path)
+
+
+def test_sweep_row_schema_takes_the_activations_from_the_registry():
+    import jsonschema
+
+    from meanfield_resnet import sweep_table
+    from meanfield_resnet.activations import ACTIVATIONS
+
+    schema = sweep_table.row_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["activation"]["enum"] == list(ACTIVATIONS)
+    assert sweep_table.activations() == list(ACTIVATIONS)
+    assert schema["required"] == list(sweep_table.COLUMNS) == list(schema["properties"])
+    # the file names no activation: the enum is filled in when the schema is loaded
+    raw = yaml.safe_load(
+        (ROOT / "src/meanfield_resnet/schemas/sweep.schema.yaml").read_text(encoding="utf-8")
+    )
+    assert "enum" not in raw["properties"]["activation"]
+
+
+ROWS = {
+    # name: (row, the column and what the message must contain)
+    "NaN weight": ({"activation": "tanh", "weight": math.nan, "bias": 1.0}, "weight", "nan"),
+    "inf bias": ({"activation": "tanh", "weight": 1.0, "bias": -math.inf}, "bias", "-inf"),
+    "boolean": ({"activation": "tanh", "weight": True, "bias": 1.0}, "weight", "True"),
+    "text": ({"activation": "tanh", "weight": 1.0, "bias": "1"}, "bias", "'1'"),
+    "activation": ({"activation": "swish_unknown", "weight": 1.0, "bias": 1.0}, "activation",
+                   "'swish_unknown' is not one of"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_sweep_rows_are_checked_against_the_schema(name):
+    from meanfield_resnet.sweep_table import check_row
+
+    row, column, expected = ROWS[name]
+    where = "sweep table t.tsv (studies.sweep.table), row 3 (line 5)"
+    with pytest.raises(ConfigError) as err:
+        check_row(row, where)
+    message = str(err.value)
+    assert message.startswith(f"{where}, column {column}: ") and expected in message, message
+    check_row({"activation": "relu", "weight": -2, "bias": 0.5}, where)  # a good row passes
+
+
+def test_bad_activation_in_the_sweep_table_names_table_row_line_and_column(tmp_path):
+    rel = write(tmp_path, HEADER + "tanh\t1\t2\n\nswish_unknown\t1.0\t-5.0\n")
+    with pytest.raises(ConfigError) as err:
+        load_sweep_table(rel, tmp_path)
+    assert str(err.value).startswith(
+        f"sweep table {rel} (studies.sweep.table), row 2 (line 4), column activation: "
+        "'swish_unknown' is not one of ['identity', 'tanh'"
+    ), str(err.value)

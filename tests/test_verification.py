@@ -97,8 +97,9 @@ def test_no_exact_solution_is_claimed_beyond_the_ornstein_uhlenbeck_law(change):
     raw = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     base = copy.deepcopy(raw["experiments"]["fig9_fokker_planck"])
     edges = [np.linspace(-5.0, 12.0, 101)]
-    masses = verification.exact_cell_masses(load_config(ROOT / "config/config.yaml")
-                                            .experiments["fig9_fokker_planck"], {}, edges, 0.5)
+    masses = verification.exact_cell_masses(
+        load_config(ROOT / "config/config.yaml").experiments["fig9_fokker_planck"], {}, edges, 0.5
+    )
     assert masses is not None and abs(masses.sum() - 1.0) < 1e-6
     raw["experiments"]["fig9_fokker_planck"] = {**base, **change}
     exp = validate_config(raw).experiments["fig9_fokker_planck"]

@@ -16,9 +16,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile")]
 
 
-def run(args, cwd, timeout=900):
+def run(args, cwd, timeout=900, code: Path = ROOT):
+    """Snakemake in ``cwd`` with the workflow and the package of ``code``: this checkout, or
+    a copy of its workflow/ and src/ (see ``code_copy``), whose package then comes first on
+    the path of Snakemake and of its jobs."""
+    env = dict(os.environ)
+    if code != ROOT:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(code / "src"), env.get("PYTHONPATH")) if p
+        )
+    command = [sys.executable, "-m", "snakemake", "-s", str(code / "workflow/Snakefile")]
     return subprocess.run(
-        SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        command + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -41,9 +50,9 @@ def job_table(output: str) -> dict[str, int]:
     raise AssertionError(f"job table without a total:\n{output}")
 
 
-def planned_jobs(workdir, *args) -> dict[str, int]:
-    """The job table of a dry run in workdir."""
-    res = run(["-n", "--cores", "1", "--quiet", "rules", *args], workdir)
+def planned_jobs(workdir, *args, code: Path = ROOT) -> dict[str, int]:
+    """The job table of a dry run in workdir (with the workflow and package of ``code``)."""
+    res = run(["-n", "--cores", "1", "--quiet", "rules", *args], workdir, code=code)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     return job_table(out)
@@ -83,6 +92,73 @@ def test_dry_run_lists_every_stage(workdir):
         assert table[rule] > 0, table
 
 
+def job_resources(output: str) -> dict[str, set]:
+    """{rule: the set of (threads, resources) of its jobs} from a dry run's job listing."""
+    import re
+
+    jobs: dict[str, set] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        name = re.match(r"(?:local)?rule (\w+):", block)
+        if name:
+            threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
+            found = re.search(r"^\s+resources: (.*)$", block, re.M)
+            pairs = (item.split("=", 1) for item in found.group(1).split(", ")) if found else ()
+            resources = {k: v for k, v in pairs if k in ("mem_mb", "runtime", "cpus_per_task",
+                                                          "slurm_partition")}  # fmt: skip
+            entry = (int(threads.group(1)) if threads else 1, tuple(sorted(resources.items())))
+            jobs.setdefault(name.group(1), set()).add(entry)
+    return jobs
+
+
+SOLVER_RULES = ("particles", "pde", "solver_study")
+
+
+@pytest.mark.parametrize("profile", ["default", "slurm"])
+def test_jobs_ask_for_the_resources_declared_in_the_rules(workdir, profile):
+    """Threads and memory are declared once (rules/common.smk): 2 threads and 4000 MB for a
+    solver job, 8000 MB and an hour for the mean-field study, the same locally (the default
+    profile) and on SLURM, where the other jobs get the profile's defaults and a job's CPUs
+    are its threads (no cpus_per_task)."""
+    args = ["-n", "all", "studies"]
+    if profile == "slurm":
+        args += ["--profile", str(ROOT / "workflow/profiles/slurm")]
+    res = run(args, workdir)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    jobs = job_resources(res.stdout + res.stderr)
+    site = (("slurm_partition", "debug"),) if profile == "slurm" else ()
+    light = (("mem_mb", "1000"), ("runtime", "30"), *site) if profile == "slurm" else ()
+    runtime = (("runtime", "30"),) if profile == "slurm" else ()
+    expected = {
+        **{rule: {(2, tuple(sorted((("mem_mb", "4000"), *runtime, *site))))}
+           for rule in SOLVER_RULES},
+        "meanfield_study": {(2, tuple(sorted((("mem_mb", "8000"), ("runtime", "60"), *site))))},
+    }  # fmt: skip
+    assert set(expected) < set(jobs) and len(jobs) > len(expected) + 5, jobs
+    for rule, entries in jobs.items():
+        assert entries == expected.get(rule, {(1, tuple(sorted(light)))}), (rule, entries)
+
+
+def test_every_figure_and_study_has_its_caption():
+    """One report caption per figure (meanfield_resnet.figures.FIGURES) and per study
+    (meanfield_resnet.studies.STUDIES, the studies of rules/studies.smk): plain text of
+    workflow/report/<figures|studies>/<name>.rst, shown by the template report/caption.rst."""
+    import re
+
+    from meanfield_resnet.figures import FIGURES
+    from meanfield_resnet.studies import STUDIES
+
+    report = ROOT / "workflow/report"
+    rules = (ROOT / "workflow/rules/studies.smk").read_text()
+    assert re.search(r"^STUDIES = list\(package_studies\.STUDIES\)$", rules, re.M)
+    for kind, names in (("figures", FIGURES), ("studies", STUDIES)):
+        assert {p.stem for p in (report / kind).glob("*.rst")} == set(names), kind
+        for name in names:
+            text = (report / kind / f"{name}.rst").read_text()
+            assert text.startswith("**") and text.endswith("\n"), (kind, name)
+            assert "{{" not in text and "{%" not in text, (kind, name)  # no template
+    assert "snakemake.params.caption" in (report / "caption.rst").read_text()
+
+
 def test_bad_config_stops_before_any_job(tmp_path):
     shutil.copytree(ROOT / ".test/config", tmp_path / "config")
     cfg = yaml.safe_load((tmp_path / "config/config.yaml").read_text())
@@ -105,6 +181,68 @@ def test_test_workflow_runs_end_to_end(completed):
     for study in ("meanfield", "convergence", "sensitivities", "steady_states", "sweep"):
         assert (results / f"figures/study_{study}.png").stat().st_size > 10_000
     assert "accuracy" in (results / "tables/table1.md").read_text().lower()
+
+
+def test_experiment_outputs_name_the_paper_figure(completed):
+    """The experiments' `figure` key: a column of the ledger and an attribute of each
+    experiment's files."""
+    import pandas as pd
+
+    results = completed / "results"
+    config = yaml.safe_load((completed / "config/config.yaml").read_text())["experiments"]
+    ledger = pd.read_csv(results / "tables/verification.csv", dtype={"paper_figure": str})
+    assert list(ledger.columns[:2]) == ["experiment", "paper_figure"]
+    assert dict(zip(ledger.experiment, ledger.paper_figure, strict=True)) == {
+        name: config[name]["figure"] for name in ledger.experiment
+    }
+    header = (results / "tables/verification.md").read_text().splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")][:2] == ["experiment", "paper_figure"]
+    for stage in ("particles", "pde", "moments", "verification"):
+        for path in (results / stage).glob("*.nc"):
+            with xr.open_dataset(path) as ds:
+                assert ds.attrs["paper_figure"] == config[path.stem]["figure"], path
+
+
+def test_figures_carry_their_captions(completed):
+    from PIL import Image
+
+    results = completed / "results"
+    for name in ("fig4", "study_sweep"):
+        kind, stem = ("studies", "sweep") if name.startswith("study_") else ("figures", name)
+        caption = (ROOT / f"workflow/report/{kind}/{stem}.rst").read_text()
+        assert Image.open(results / f"figures/{name}.png").info["Description"] == caption
+    with xr.open_dataset(results / "figures/fig4.nc") as ds:
+        assert ds.attrs["caption"].startswith("**Figure 4.**")
+
+
+def test_report_builds_with_every_caption(completed, tmp_path):
+    """`snakemake --report` of the completed run: every figure and study figure under its
+    own caption, the text of its file (workflow/report/<figures|studies>/<name>.rst)."""
+    import html
+    import json
+    import re
+
+    from meanfield_resnet.figures import FIGURES
+    from meanfield_resnet.studies import STUDIES
+
+    report = tmp_path / "report.html"
+    res = run(["--report", str(report)], completed, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    page = report.read_text()
+    # each result's entry in the report's data: {"results/figures/x.png": {..., "caption"}}
+    entry = r'"results/figures/([\w.]+)\.png": \{[^{}]*?"caption": ("(?:[^"\\]|\\.)*")'
+    captions = {name: json.loads(text) for name, text in re.findall(entry, page)}
+    expected = {**{name: ("figures", name) for name in FIGURES},
+                **{f"study_{name}": ("studies", name) for name in STUDIES}}  # fmt: skip
+    assert set(captions) == set(expected)
+
+    def words(text):
+        return " ".join(text.split())
+
+    for name, (kind, stem) in expected.items():
+        source = (ROOT / f"workflow/report/{kind}/{stem}.rst").read_text()
+        shown = html.unescape(re.sub(r"<[^>]+>", "", captions[name]))
+        assert words(shown) == words(source.replace("**", "")), name
 
 
 def _data_files(results):
@@ -174,10 +312,25 @@ def test_changing_one_parameter_reruns_only_its_jobs(completed, tmp_path):
     assert planned == {**expected, "all": 1}
 
 
+@pytest.fixture(scope="module")
+def code_copy(tmp_path_factory):
+    """A copy of the workflow and the package, modification times kept: the tests that
+    stand for an edit by moving a file's modification time move the copy's, never a file
+    of this checkout (which other processes may be reading, and a killed test would leave
+    an hour in the future). A dry run of the completed run with the copy plans nothing."""
+    code = tmp_path_factory.mktemp("code")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "workflow", code / "workflow", ignore=skip)  # copy2: mtimes kept
+    shutil.copytree(ROOT / "src/meanfield_resnet", code / "src/meanfield_resnet", ignore=skip)
+    shutil.copy2(ROOT / "environment.yml", code / "environment.yml")
+    return code
+
+
 @contextmanager
 def touched(path: Path):
     """The file's modification time an hour ahead while the block runs, its content left as
     it is; the old time is put back afterwards unless someone wrote the file meanwhile."""
+    assert not path.is_relative_to(ROOT), f"{path}: touch a copy, never this checkout"
     stat = path.stat()
     future = time.time_ns() + 3600 * 10**9
     os.utime(path, ns=(stat.st_atime_ns, future))
@@ -201,15 +354,15 @@ def every_job(completed):
     return planned_jobs(completed, "--forceall")
 
 
-def test_edited_module_reruns_every_job_that_imports_it(completed, every_job):
+def test_edited_module_reruns_every_job_that_imports_it(completed, every_job, code_copy):
     """The finite-volume kernels are imported (through vlasov) by the PDE, moment, table
     and study scripts: those jobs and everything downstream rerun, the data and the
     network's particles, which never run them, do not."""
     from meanfield_resnet.figures import FIGURES, experiments
 
-    assert planned_jobs(completed, *BY_MTIME) == {}
-    with touched(ROOT / "src/meanfield_resnet/finite_volume.py"):
-        table = planned_jobs(completed, *BY_MTIME)
+    assert planned_jobs(completed, *BY_MTIME, code=code_copy) == {}
+    with touched(code_copy / "src/meanfield_resnet/finite_volume.py"):
+        table = planned_jobs(completed, *BY_MTIME, code=code_copy)
     for rule in ("pde", "sweep_point", "solver_study", "meanfield_study", "moments"):
         assert table.get(rule) == every_job[rule], (rule, table, every_job)
     # every figure that draws an experiment (fig5 draws the regression data only)
@@ -217,20 +370,20 @@ def test_edited_module_reruns_every_job_that_imports_it(completed, every_job):
     assert "data" not in table and "particles" not in table, table
 
 
-def test_edited_plotting_reruns_only_the_figures(completed, every_job):
-    with touched(ROOT / "src/meanfield_resnet/plotting.py"):
-        table = planned_jobs(completed, *BY_MTIME)
+def test_edited_plotting_reruns_only_the_figures(completed, every_job, code_copy):
+    with touched(code_copy / "src/meanfield_resnet/plotting.py"):
+        table = planned_jobs(completed, *BY_MTIME, code=code_copy)
     assert table == {rule: every_job[rule] for rule in ("figure", "study_figure", "all")}
 
 
-def test_edited_workflow_script_reruns_its_jobs(completed, every_job):
+def test_edited_workflow_script_reruns_its_jobs(completed, every_job, code_copy):
     """An edited script reruns its jobs and what reads their outputs, nothing upstream: the
     moments jobs write each experiment's moments and verification files, read by the ledger
     table and by every figure that draws an experiment."""
     from meanfield_resnet.figures import FIGURES, experiments
 
-    with touched(ROOT / "workflow/scripts/moments.py"):
-        table = planned_jobs(completed, *BY_MTIME)
+    with touched(code_copy / "workflow/scripts/moments.py"):
+        table = planned_jobs(completed, *BY_MTIME, code=code_copy)
     drawing = sum(1 for name in FIGURES if experiments(name))
     assert 0 < drawing < len(FIGURES)
     expected = {"moments": every_job["moments"], "figure": drawing, "verification_table": 1}

@@ -18,17 +18,19 @@ THRESHOLDS = {
     "z_mean": 5.0,
     "z_variance": 5.0,
 }
-COLUMNS = ["experiment", "model", "exact_solution", "l1_error", "mean_error", "variance_error",
-           "mass_drift", "min_density", "w1_to_target_final", "z_mean", "z_variance",
-           "euler_bias_removed"]  # fmt: skip
+COLUMNS = ["experiment", "paper_figure", "model", "exact_solution", "l1_error", "mean_error",
+           "variance_error", "mass_drift", "min_density", "w1_to_target_final", "z_mean",
+           "z_variance", "euler_bias_removed"]  # fmt: skip
 
 
 def ledger_table(parts: list[xr.Dataset]) -> pd.DataFrame:
-    """One line per experiment: the worst value of each quantity over its output times."""
+    """One line per experiment: the paper figure it serves (config key ``figure``, empty
+    where not given) and the worst value of each quantity over its output times."""
     rows = []
     for ds in parts:
         row = {"experiment": ds.attrs["experiment"], "model": ds.attrs["model"],
-               "exact_solution": ds.attrs["exact_solution"]}  # fmt: skip
+               "exact_solution": ds.attrs["exact_solution"],
+               "paper_figure": ds.attrs.get("paper_figure", "")}  # fmt: skip
         late = ds.time >= min(0.5, float(ds.time.max()))  # L1 from t = 0.5 (initial layer)
         row["l1_error"] = _worst(ds["l1_error"].where(late))
         for name in ("mean_error", "variance_error", "mass_drift", "z_mean", "z_variance"):

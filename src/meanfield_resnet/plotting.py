@@ -224,19 +224,26 @@ def fitting(ds: xr.Dataset):
     return fig
 
 
-def save(fig, png: str, pdf: str, footer: str | None = None) -> None:
+def save(
+    fig, png: str, pdf: str, footer: str | None = None, description: str | None = None
+) -> None:
     """Write the figure; ``footer`` (the experiments' lines of the verification ledger) is
-    set in small type under the axes. Both files are written atomically (as netCDF files
-    are) and byte-reproducibly: no creation date in the PDF (matplotlib's PDF has no
-    random document ID), and the producer named without a date in both."""
+    set in small type under the axes, ``description`` (the figure's report caption) goes
+    into the files' metadata (PNG ``Description``, PDF ``Subject``). Both files are written
+    atomically (as netCDF files are) and byte-reproducibly: no creation date in the PDF
+    (matplotlib's PDF has no random document ID), and the producer named without a date in
+    both."""
     from . import __version__, io
 
     if footer:
         fig.text(0.0, 0.0, footer, fontsize=7, color="0.25", ha="left", va="top")
     producer = f"meanfield_resnet {__version__} (matplotlib {matplotlib.__version__})"
+    png_info, pdf_info = {"Software": producer}, {"Creator": producer, "CreationDate": None}
+    if description:
+        png_info["Description"], pdf_info["Subject"] = description, description
     files = (
-        (png, dict(format="png", dpi=150, metadata={"Software": producer})),
-        (pdf, dict(format="pdf", metadata={"Creator": producer, "CreationDate": None})),
+        (png, dict(format="png", dpi=150, metadata=png_info)),
+        (pdf, dict(format="pdf", metadata=pdf_info)),
     )
     try:
         for path, options in files:
@@ -341,3 +348,12 @@ def sweep(ds: xr.Dataset):
             )
             axes[i, j].set(title=f"{act}: {label}")
     return fig
+
+
+def study(name: str, ds: xr.Dataset):
+    """The figure of the study ``name`` (``meanfield_resnet.studies.STUDIES``) from its data."""
+    draw = {"meanfield": meanfield, "convergence": convergence, "sensitivities": sensitivities,
+            "steady_states": steady_states, "sweep": sweep}  # fmt: skip
+    if name not in draw:
+        raise ValueError(f"no figure for study {name!r}; expected one of {', '.join(draw)}")
+    return draw[name](ds)

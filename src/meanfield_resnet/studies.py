@@ -321,8 +321,9 @@ def combine_sweep(points: list[xr.Dataset]) -> xr.Dataset:
 # ---------------------------------------------------------------------------------------
 # The study jobs of the workflow: workflow/scripts/study.py and study_figure.py call these
 
-#: The studies that need no input (one job each: results/studies/<study>.nc).
-SOLVER_STUDIES = ("convergence", "sensitivities", "steady_states")
+#: The studies that need no input, by name: one job each (results/studies/<study>.nc).
+SOLVER_STUDIES = {"convergence": convergence, "sensitivities": sensitivities,
+                  "steady_states": steady_states}  # fmt: skip
 #: Every study with a figure (results/figures/study_<study>.{png,pdf}).
 STUDIES = ("meanfield", *SOLVER_STUDIES, "sweep")
 
@@ -343,11 +344,10 @@ def meanfield_study(
 
 def solver_study(study: str) -> tuple[xr.Dataset, str]:
     """One of the :data:`SOLVER_STUDIES` by name, and its title."""
-    run = {"convergence": convergence, "sensitivities": sensitivities,
-           "steady_states": steady_states}  # fmt: skip
-    if study not in run:
-        raise ValueError(f"unknown study {study!r}; expected one of {', '.join(run)}")
-    return run[study](), f"Study: {study}"
+    if study not in SOLVER_STUDIES:
+        known = ", ".join(SOLVER_STUDIES)
+        raise ValueError(f"unknown study {study!r}; expected one of {known}")
+    return SOLVER_STUDIES[study](), f"Study: {study}"
 
 
 def study_dataset(

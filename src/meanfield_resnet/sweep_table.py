@@ -8,18 +8,30 @@ in a traceback inside a job or a file outside ``results/``: a table outside the 
 missing one, a header other than ``activation<TAB>weight<TAB>bias``, no rows, empty cells,
 weights or biases that are not finite decimal numbers, an activation the schema does not
 know, text with path characters, and two rows with the same values (the same output file).
+
+Every row, once its cells are read, is checked against the JSON schema of a row
+(``schemas/sweep.schema.yaml``, draft 2020-12, :func:`row_schema`): the activation one of
+the registry's (:data:`meanfield_resnet.activations.ACTIVATIONS`, filled into the schema's
+enum when it is loaded), weight and bias finite numbers.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import math
+import numbers
 import re
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
+import yaml
 
-from .settings import ConfigError, schema
+from .activations import ACTIVATIONS
+from .settings import ConfigError
 
 KEY = "studies.sweep.table"
 COLUMNS = ("activation", "weight", "bias")
@@ -30,9 +42,54 @@ NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 PATH_CHARACTERS = re.compile(r"[/\\]|\.\.|\s")
 
 
+@functools.lru_cache(maxsize=1)
+def _row_schema() -> dict:
+    """The schema of a row, with the activations' enum filled in from their registry."""
+    text = resources.files(__package__).joinpath("schemas/sweep.schema.yaml").read_text()
+    out = yaml.safe_load(text)
+    out["properties"]["activation"]["enum"] = list(ACTIVATIONS)
+    return out
+
+
+def row_schema() -> dict:
+    """The JSON schema (draft 2020-12) of one row of the sweep table."""
+    return copy.deepcopy(_row_schema())
+
+
+def _is_finite_number(checker, instance) -> bool:
+    return (
+        isinstance(instance, numbers.Real)
+        and not isinstance(instance, bool)
+        and math.isfinite(instance)
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _row_validator():
+    """The row schema's validator; its "number" is a finite real number (a plain schema
+    takes NaN and infinity for numbers, and comparisons with NaN pass every bound)."""
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _is_finite_number)
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)(
+        _row_schema()
+    )
+
+
 def activations() -> list[str]:
-    """The activations the configuration schema allows."""
-    return list(schema()["$defs"]["experiment"]["properties"]["activation"]["enum"])
+    """The activations a row may name (the row schema's enum: the activation registry)."""
+    return list(_row_schema()["properties"]["activation"]["enum"])
+
+
+def check_row(row: dict, where: str) -> None:
+    """Raise :class:`ConfigError` if ``row`` ({column: value}) fails the row schema; the
+    message starts with ``where`` (the table, row and line) and names the column."""
+    error = jsonschema.exceptions.best_match(_row_validator().iter_errors(row))
+    if error is None:
+        return
+    if not error.absolute_path:  # the row as a whole (a missing or an unknown column)
+        raise ConfigError(f"{where}: {error.message}")
+    expected = error.schema.get("description") if isinstance(error.schema, dict) else None
+    hint = f" (expected: {expected})" if expected else ""
+    raise ConfigError(f"{where}, column {error.absolute_path[0]}: {error.message}{hint}")
 
 
 def _resolve(path, project_root) -> Path:
@@ -72,7 +129,6 @@ def load_sweep_table(path, project_root) -> pd.DataFrame:
         )
     if tuple(header) != COLUMNS:
         raise ConfigError(f"{where}, line 1: header {lines[0]!r}; expected exactly {expected!r}")
-    allowed = activations()
     rows: dict[tuple, int] = {}
     for number, line in enumerate(lines[1:], start=2):
         if line == "":  # pandas skips blank lines too
@@ -95,9 +151,7 @@ def load_sweep_table(path, project_root) -> pd.DataFrame:
                     f"{at_cell}: {cell!r} contains path characters ('/', '\\', '..' or "
                     "whitespace); the values become parts of file names"
                 )
-            if column == "activation":
-                if cell not in allowed:
-                    raise ConfigError(f"{at_cell}: {cell!r} is not one of {', '.join(allowed)}")
+            if column == "activation":  # checked against the registry by the schema
                 values.append(cell)
                 continue
             try:
@@ -109,6 +163,7 @@ def load_sweep_table(path, project_root) -> pd.DataFrame:
             if value is None or not NUMBER.fullmatch(cell):
                 raise ConfigError(f"{at_cell}: {cell!r} is not a decimal number")
             values.append(value)
+        check_row(dict(zip(COLUMNS, values, strict=True)), at)
         point = tuple(values)
         if point in rows:
             same = ", ".join(f"{c}={v}" for c, v in zip(COLUMNS, point, strict=True))

@@ -18,6 +18,17 @@ MOMENT_EXPERIMENTS = sorted(set(PARTICLE_EXPERIMENTS) | set(PDE_EXPERIMENTS))
 FIGURE_NAMES = list(FIGURES)
 SCRIPTS = Path(workflow.basedir) / "scripts"
 
+# What a solver job asks for, declared here once for every executor (the particles, pde,
+# meanfield_study and solver_study rules). Threads: a job runs its numba kernels on that
+# many threads (jobs.start calls numba.set_num_threads), and on SLURM they are the job's
+# --cpus-per-task (the executor's default when a job sets no cpus_per_task). Memory in MB:
+# a local run limits it only under `--resources mem_mb=...`; on SLURM it is the job's
+# --mem. A site that needs more overrides it in its profile (set-resources).
+SOLVER_THREADS = 2
+SOLVER_RESOURCES = {"mem_mb": 4000}
+# the mean-field study holds M = 10^6 particles of several seeds and runs longest (minutes)
+MEANFIELD_STUDY_RESOURCES = {"mem_mb": 8000, "runtime": 60}
+
 
 wildcard_constraints:
     experiment="|".join(sorted(SETTINGS.experiments)),
@@ -34,6 +45,25 @@ def code_inputs(script):
 
 
 DATA = ["results/data/vehicles.nc", "results/data/regression.nc"]
+
+# One report caption per figure and per study: workflow/report/figures/<figure>.rst and
+# workflow/report/studies/<study>.rst (tests/test_workflow.py checks that each exists).
+REPORT = Path(workflow.basedir) / "report"
+
+
+def caption(kind):
+    """A params function: the report caption of the job's figure (kind "figures") or study
+    ("studies"), the text of report/<kind>/<name>.rst. A report() caption is one file per
+    rule whose path cannot hold wildcards (Snakemake reads it as given), so the rules point
+    to the template report/caption.rst, which shows this parameter; the figure scripts also
+    write it into the figure's files, so an edited caption redoes its figure."""
+    wildcard = {"figures": "figure", "studies": "study"}[kind]
+
+    def text(wildcards):
+        path = REPORT / kind / f"{getattr(wildcards, wildcard)}.rst"
+        return path.read_text(encoding="utf-8")
+
+    return text
 
 
 def get_moment_inputs(wildcards):

@@ -5,7 +5,7 @@ rule figure:
     output:
         png=report(
             "results/figures/{figure}.png",
-            caption="../report/figure.rst",
+            caption="../report/caption.rst",
             category="Figures",
         ),
         pdf="results/figures/{figure}.pdf",
@@ -16,6 +16,7 @@ rule figure:
         "../../environment.yml"
     params:
         settings=get_figure_settings,
+        caption=caption("figures"),
     script:
         "../scripts/figure.py"
 

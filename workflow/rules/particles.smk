@@ -10,9 +10,9 @@ rule particles:
         "results/benchmarks/particles/{experiment}.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: SOLVER_THREADS
     resources:
-        mem_mb=4000,
+        **SOLVER_RESOURCES,
     params:
         settings=get_experiment_settings,
     script:

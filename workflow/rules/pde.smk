@@ -10,9 +10,9 @@ rule pde:
         "results/benchmarks/pde/{experiment}.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: SOLVER_THREADS
     resources:
-        mem_mb=4000,
+        **SOLVER_RESOURCES,
     params:
         settings=get_experiment_settings,
     script:

@@ -2,6 +2,7 @@
 from snakemake.utils import Paramspace
 import json
 
+import meanfield_resnet.studies as package_studies
 from meanfield_resnet.sweep_table import load_sweep_table
 
 # validated before any job: a bad row is named here, not inside a job
@@ -9,7 +10,8 @@ SWEEP = Paramspace(
     load_sweep_table(SETTINGS.studies["sweep"]["table"], Path.cwd()),
     filename_params="*",
 )
-STUDIES = ["meanfield", "convergence", "sensitivities", "steady_states", "sweep"]
+# every study with a figure; the solver studies need no input (meanfield_resnet.studies)
+STUDIES = list(package_studies.STUDIES)
 
 
 rule meanfield_study:
@@ -25,7 +27,9 @@ rule meanfield_study:
         "results/benchmarks/studies/meanfield_{experiment}.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: SOLVER_THREADS
+    resources:
+        **MEANFIELD_STUDY_RESOURCES,
     params:
         settings=lambda wildcards: json.dumps(
             SETTINGS.studies["meanfield"], sort_keys=True
@@ -44,10 +48,12 @@ rule solver_study:
     benchmark:
         "results/benchmarks/studies/{study}.tsv"
     wildcard_constraints:
-        study="convergence|sensitivities|steady_states",
+        study="|".join(package_studies.SOLVER_STUDIES),
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: SOLVER_THREADS
+    resources:
+        **SOLVER_RESOURCES,
     script:
         "../scripts/study.py"
 
@@ -89,7 +95,7 @@ rule study_figure:
     output:
         png=report(
             "results/figures/study_{study}.png",
-            caption="../report/study.rst",
+            caption="../report/caption.rst",
             category="Studies",
         ),
         pdf="results/figures/study_{study}.pdf",
@@ -99,6 +105,8 @@ rule study_figure:
         study="|".join(STUDIES),
     conda:
         "../../environment.yml"
+    params:
+        caption=caption("studies"),
     script:
         "../scripts/study_figure.py"
 

@@ -8,6 +8,7 @@ particles = io.read(inp.particles, experiment=name) if "particles" in inp.keys()
 pde = io.read(inp.pde, experiment=name) if "pde" in inp.keys() else None
 data = jobs.load_data(inp.data)
 ds = pipeline.moments_dataset(settings, exp, data, particles, pde)
+ds.attrs["paper_figure"] = verification.paper_figure(exp)
 io.write(ds, out.moments)
 log.info("wrote %s with sources %s", out.moments, list(ds.source.values))
 layers = int(particles.attrs["layers"]) if particles is not None else None
