@@ -97,7 +97,8 @@ def softplus(y: float) -> float:
     return max(y, 0.0) + math.log1p(math.exp(-abs(y)))
 
 
-# codes: the place of each activation in REGISTRY (checked on import below)
+# codes: the place of each activation in REGISTRY (the tests check every code's kernels
+# against its entry)
 IDENTITY, TANH, SIGMOID, RELU, LEAKY_RELU, SOFTPLUS = range(6)
 
 
