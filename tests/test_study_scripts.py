@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from meanfield_resnet import datasets, io, pipeline, plotting, studies
+from meanfield_resnet import datasets, figures, io, pipeline, plotting, studies
 from meanfield_resnet.settings import validate_config
 
 EXPERIMENT = "fig4_tanh"
@@ -81,28 +81,28 @@ def test_study_figure_dataset_combines_the_meanfield_files(tmp_path, meanfield):
     for name, ds in ((EXPERIMENT, meanfield), ("other", other)):
         paths.append(tmp_path / f"{name}.nc")
         io.write(ds, paths[-1])
-    combined = studies.study_figure_dataset("meanfield", [str(p) for p in paths])
+    combined = figures.study_figure_dataset("meanfield", [str(p) for p in paths])
     assert list(combined.experiment.values) == [EXPERIMENT, "other"]
     for name, ds in ((EXPERIMENT, meanfield), ("other", other)):
         sub = combined.sel(experiment=name)
         np.testing.assert_array_equal(sub["w1"].values, ds["w1"].values)
-        for key in studies.FIT_ATTRIBUTES:
+        for key in figures.FIT_ATTRIBUTES:
             assert float(sub[f"fit_{key}"]) == ds.attrs[key]
     # a file under another experiment's name is refused
     (tmp_path / "renamed.nc").write_bytes(paths[0].read_bytes())
     with pytest.raises(io.InputFileError):
-        studies.study_figure_dataset("meanfield", [tmp_path / "renamed.nc"])
+        figures.study_figure_dataset("meanfield", [tmp_path / "renamed.nc"])
     # the other studies: their one file as it is
-    single = studies.study_figure_dataset("sensitivities", [paths[0]])
+    single = figures.study_figure_dataset("sensitivities", [paths[0]])
     np.testing.assert_array_equal(single["w1"].values, meanfield["w1"].values)
     with pytest.raises(ValueError, match="expected one file"):
-        studies.study_figure_dataset("sensitivities", paths)
+        figures.study_figure_dataset("sensitivities", paths)
     with pytest.raises(ValueError, match="at least one experiment"):
-        studies.combine_meanfield({})
+        figures.combine_meanfield({})
 
 
 def test_study_figure_is_drawn_with_its_caption(tmp_path, meanfield):
-    ds = studies.combine_meanfield({EXPERIMENT: meanfield})
+    ds = figures.combine_meanfield({EXPERIMENT: meanfield})
     png, pdf = tmp_path / "study.png", tmp_path / "study.pdf"
     caption = "**Study meanfield** (beyond the paper). W1 against M, σ = tanh."
     plotting.save(plotting.study("meanfield", ds), str(png), str(pdf), description=caption)

@@ -90,6 +90,8 @@ def test_dry_run_lists_every_stage(workdir):
         assert table[rule] > 0, table
     for rule in ("sweep_point", "sweep_summary", "study_figure", "convergence_table"):
         assert table[rule] > 0, table
+    for rule in ("training_run", "training_gradient", "training_figure"):
+        assert table[rule] == 1, table
 
 
 def job_resources(output: str) -> dict[str, set]:
@@ -110,7 +112,7 @@ def job_resources(output: str) -> dict[str, set]:
     return jobs
 
 
-SOLVER_RULES = ("particles", "pde", "solver_study")
+SOLVER_RULES = ("particles", "pde", "solver_study", "training_run", "training_gradient")
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])
@@ -150,7 +152,8 @@ def test_every_figure_and_study_has_its_caption():
     report = ROOT / "workflow/report"
     rules = (ROOT / "workflow/rules/studies.smk").read_text()
     assert re.search(r"^STUDIES = list\(package_studies\.STUDIES\)$", rules, re.M)
-    for kind, names in (("figures", FIGURES), ("studies", STUDIES)):
+    # the training figure has its own rule (rules/training.smk)
+    for kind, names in (("figures", [*FIGURES, "training"]), ("studies", STUDIES)):
         assert {p.stem for p in (report / kind).glob("*.rst")} == set(names), kind
         for name in names:
             text = (report / kind / f"{name}.rst").read_text()
@@ -180,6 +183,9 @@ def test_test_workflow_runs_end_to_end(completed):
         assert (results / f"figures/fig{n}.png").stat().st_size > 10_000
     for study in ("meanfield", "convergence", "sensitivities", "steady_states", "sweep"):
         assert (results / f"figures/study_{study}.png").stat().st_size > 10_000
+    assert (results / "figures/training.png").stat().st_size > 10_000
+    for name in ("vehicles", "gradient_convergence"):
+        assert (results / f"training/{name}.nc").exists()
     assert "accuracy" in (results / "tables/table1.md").read_text().lower()
 
 
@@ -232,7 +238,7 @@ def test_report_builds_with_every_caption(completed, tmp_path):
     # each result's entry in the report's data: {"results/figures/x.png": {..., "caption"}}
     entry = r'"results/figures/([\w.]+)\.png": \{[^{}]*?"caption": ("(?:[^"\\]|\\.)*")'
     captions = {name: json.loads(text) for name, text in re.findall(entry, page)}
-    expected = {**{name: ("figures", name) for name in FIGURES},
+    expected = {**{name: ("figures", name) for name in [*FIGURES, "training"]},
                 **{f"study_{name}": ("studies", name) for name in STUDIES}}  # fmt: skip
     assert set(captions) == set(expected)
 
@@ -373,7 +379,8 @@ def test_edited_module_reruns_every_job_that_imports_it(completed, every_job, co
 def test_edited_plotting_reruns_only_the_figures(completed, every_job, code_copy):
     with touched(code_copy / "src/meanfield_resnet/plotting.py"):
         table = planned_jobs(completed, *BY_MTIME, code=code_copy)
-    assert table == {rule: every_job[rule] for rule in ("figure", "study_figure", "all")}
+    drawing = ("figure", "study_figure", "training_figure", "all")
+    assert table == {rule: every_job[rule] for rule in drawing}
 
 
 def test_edited_workflow_script_reruns_its_jobs(completed, every_job, code_copy):

@@ -96,6 +96,22 @@ VARIABLES = {
     "final_variance": ("variance of the mean-field solution at the final time", "1"),
     "log10_final_variance": ("log10 of the final variance", "1"),
     "target": ("target point of the flow (steady state)", "1"),
+    "objective": ("training objective: mean_field or particles_<M>", "1"),
+    "iteration": ("L-BFGS-B iteration (0: the start)", "1"),
+    "segment": ("segment of constant (w, b)", "1"),
+    "loss": ("classification loss J", "m2"),
+    "gradient_norm": ("Euclidean norm of dJ/dtheta", "1"),
+    "final_weight": ("trained weight w of the segment", "1"),
+    "final_bias": ("trained bias b of the segment", "1"),
+    "final_loss": ("loss J of the objective at its trained parameters", "m2"),
+    "expected_loss": ("expected loss of the discrete network over the law (quadrature)", "m2"),
+    "evaluations": ("objective evaluations of the training", "1"),
+    "parameter": ("network parameter (w_s or b_s)", "1"),
+    "theta": ("parameters at which the gradients are taken", "1"),
+    "expected_gradient": ("expected gradient of the discrete network over the law", "1"),
+    "mean_field_gradient": ("mean-field adjoint gradient", "1"),
+    "gradient_distance": ("|particle gradient - expected discrete gradient|", "1"),
+    "mean_field_distance": ("|particle gradient - mean-field adjoint gradient|", "1"),
 }
 
 

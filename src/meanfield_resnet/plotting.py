@@ -280,6 +280,43 @@ def meanfield(ds: xr.Dataset):
     return fig
 
 
+def training(ds: xr.Dataset):
+    """Training on the density: the loss per iteration (mean field and particles), the
+    vehicles through the mean-field-trained network, the particle gradient's distance
+    against M with the fitted slope."""
+    fig, axes = _panels(3)
+    for i, name in enumerate(ds.objective.values):
+        curve = ds.loss.sel(objective=name).dropna("iteration")
+        style = "-" if name == "mean_field" else "--"
+        accuracy = float(ds.accuracy.sel(objective=name))
+        axes[0].semilogy(curve.iteration, curve, style, color=f"C{i}",
+                         label=f"{name} (accuracy {accuracy:.0%})")  # fmt: skip
+    axes[0].set(xlabel="L-BFGS-B iteration", ylabel="loss J", title="training")
+    axes[0].legend(fontsize=8)
+    for i in range(ds.sizes["vehicle"]):
+        color = "C3" if ds.is_truck.values[i] else "C0"
+        axes[1].plot(ds.time, ds.state.isel(vehicle=i), color=color, lw=0.8)
+    for y in (-1.0, 1.0):
+        axes[1].axhline(y, color="k", ls=":", lw=1)
+    axes[1].plot([], [], color="C0", label="car")
+    axes[1].plot([], [], color="C3", label="truck")
+    axes[1].set(xlabel="t (layer k · dt)", ylabel="state x(t)", title="trained (mean field)")
+    axes[1].legend(fontsize=8)
+    m = ds.particles.values
+    for s in ds.seed.values:
+        axes[2].loglog(m, ds.gradient_distance.sel(seed=s), "o", color="C0", alpha=0.5, ms=4)
+        axes[2].loglog(m, ds.mean_field_distance.sel(seed=s), "s", color="C1", alpha=0.5, ms=4)
+    slope, low, high = (ds.attrs[k] for k in ("slope", "slope_ci_low", "slope_ci_high"))
+    axes[2].loglog(m, np.exp(ds.attrs["intercept"]) * m**slope, color="C0",
+                   label=f"to E[discrete]: slope {slope:.2f} [{low:.2f}, {high:.2f}]")  # fmt: skip
+    axes[2].plot([], [], "s", color="C1", label="to the mean-field adjoint")
+    axes[2].axhline(ds.attrs["euler_bias"], color="C1", ls=":", lw=1, label="Euler bias")
+    axes[2].set(xlabel="particles M", ylabel="|particle gradient − reference|",
+                title="gradient at the trained θ")  # fmt: skip
+    axes[2].legend(fontsize=7)
+    return fig
+
+
 def convergence(ds: xr.Dataset):
     """L1 error against cells per solver (log-log)."""
     fig, ax = _panels(1, 6.0, 4.4)

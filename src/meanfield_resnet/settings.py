@@ -30,7 +30,7 @@ import json
 import math
 import numbers
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -254,6 +254,10 @@ def validate_config(raw: dict) -> Config:
     if isinstance(studies, dict):
         for study in ("meanfield", "sweep"):  # so that their defaults are filled in too
             studies.setdefault(study, {})
+    training = config.setdefault("training", {})
+    if isinstance(training, dict):
+        for part in ("mean_field", "gradient"):  # so that their defaults are filled in too
+            training.setdefault(part, {})
     _schema_error(config)
     experiments = {
         name: _experiment(name, entry) for name, entry in sorted(config["experiments"].items())
@@ -280,15 +284,32 @@ def validate_config(raw: dict) -> Config:
             )
     for exp in experiments.values():
         _check_polynomial_diffusion(exp, config["data"])
+    _check_training(config["training"], vehicles)
     settings = Config(
         seed=config["seed"],
         data=config["data"],
         experiments=experiments,
         studies=studies,
         raw=config,
+        training=config["training"],
     )
     _check_sizes(settings)
     return settings
+
+
+def _check_training(training: dict, vehicles: dict) -> None:
+    """The training's fixed frame must be an interval that holds the vehicles' law; room for
+    where the network carries it (at most sup|σ| final_time = final_time further for tanh
+    and sigmoid) is documented with the key, not enforced."""
+    low, high = training["mean_field"]["domain"]
+    key = "config key 'training.mean_field.domain'"
+    if not low < high:
+        raise ConfigError(f"{key}: [{low!r}, {high!r}] must have low < high")
+    if not (low <= vehicles["length_min"] and vehicles["length_max"] <= high):
+        raise ConfigError(
+            f"{key}: [{low!r}, {high!r}] must contain the vehicles' lengths "
+            f"[{vehicles['length_min']!r}, {vehicles['length_max']!r}]"
+        )
 
 
 def load_config(path) -> Config:
@@ -370,6 +391,7 @@ class Config:
     experiments: dict[str, Experiment]
     studies: dict
     raw: dict
+    training: dict = field(default_factory=dict)
 
     def experiments_with(self, stage: str) -> list[str]:
         """Names of the experiments that have a ``particles`` or ``pde`` section."""
@@ -841,6 +863,23 @@ def resource_estimates(settings: Config) -> list[Estimate]:
             keys,
         )
     )
+    training = settings.training
+    if training:
+        counts, layers, rounds = (
+            training["particles"],
+            training["layers"],
+            training["max_iterations"],
+        )
+        out.append(
+            Estimate(
+                "work",
+                sum(counts) * layers * rounds,
+                "the particle objectives of the training (one evaluation per iteration)",
+                f"sum of training.particles {sum(counts)} x training.layers {layers} x "
+                f"training.max_iterations {rounds}",
+                ("training.particles", "training.layers", "training.max_iterations"),
+            )
+        )
     return out
 
 

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 from scipy import stats
@@ -363,37 +361,3 @@ def study_dataset(
     else:
         ds, title = solver_study(study)
     return io.provenance(ds, title, settings.studies, settings.seed)
-
-
-#: The fit of a mean-field study file (attributes), as variables ``fit_<name>`` of the figure.
-FIT_ATTRIBUTES = ("slope", "slope_ci_low", "slope_ci_high", "intercept")
-
-
-def combine_meanfield(parts: dict[str, xr.Dataset]) -> xr.Dataset:
-    """One dataset over ``experiment`` from the mean-field study's files (experiment name ->
-    dataset, as written by :func:`study_dataset`), each file's fit in the variables
-    ``fit_slope``, ``fit_slope_ci_low``, ``fit_slope_ci_high`` and ``fit_intercept``."""
-    if not parts:
-        raise ValueError("the mean-field study figure needs at least one experiment")
-    return xr.concat(
-        [
-            ds.assign({f"fit_{k}": ds.attrs[k] for k in FIT_ATTRIBUTES}).expand_dims(
-                experiment=[name]
-            )
-            for name, ds in parts.items()
-        ],
-        dim="experiment",
-    )
-
-
-def study_figure_dataset(study: str, paths) -> xr.Dataset:
-    """What the figure of ``study`` draws, read from its files: one
-    ``results/studies/meanfield/<experiment>.nc`` per experiment (each checked to be that
-    experiment's, and combined by :func:`combine_meanfield`), or the one
-    ``results/studies/<study>.nc``."""
-    paths = [Path(p) for p in paths]
-    if study == "meanfield":
-        return combine_meanfield({p.stem: io.read(p, experiment=p.stem) for p in paths})
-    if len(paths) != 1:
-        raise ValueError(f"study {study!r}: expected one file, got {[str(p) for p in paths]}")
-    return io.read(paths[0])

@@ -84,6 +84,9 @@ class TrainingResult:
     history: list = field(default_factory=list)
     evaluations: int = 0
     message: str = ""
+    #: per iteration (the start θ_0 first, then each accepted L-BFGS-B iterate):
+    #: (θ, J, |dJ/dθ|) with the objective's gradient at that θ
+    iterations: list = field(default_factory=list)
 
 
 def train(
@@ -97,9 +100,15 @@ def train(
 ) -> TrainingResult:
     """Minimise J(θ) from θ_0 by L-BFGS-B with the objective's exact gradient; with
     ``target``, stop after the first iteration that reaches J <= target."""
-    history = []
+    history, iterations, evaluated = [], [], {}
+
+    def record(theta, value):
+        grad = evaluated.get(np.asarray(theta, dtype=float).tobytes())
+        norm = float(np.linalg.norm(grad)) if grad is not None else np.nan
+        iterations.append((np.array(theta, dtype=float), float(value), norm))
 
     def reached(intermediate_result):
+        record(intermediate_result.x, intermediate_result.fun)
         if target is not None and intermediate_result.fun <= target:
             raise StopIteration
 
@@ -111,10 +120,12 @@ def train(
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return failure_value, np.zeros_like(theta)
         history.append(float(value))
+        evaluated[np.asarray(theta, dtype=float).tobytes()] = np.asarray(grad, dtype=float)
         return float(value), np.asarray(grad, dtype=float)
 
     theta0 = np.asarray(theta0, dtype=float)
     initial = safe(theta0)[0]
+    record(theta0, initial)
     result = minimize(
         safe,
         theta0,
@@ -131,4 +142,5 @@ def train(
         history=history,
         evaluations=int(result.nfev),
         message=str(result.message),
+        iterations=iterations,
     )

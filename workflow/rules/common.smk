@@ -51,16 +51,18 @@ DATA = ["results/data/vehicles.nc", "results/data/regression.nc"]
 REPORT = Path(workflow.basedir) / "report"
 
 
-def caption(kind):
+def caption(kind, name=None):
     """A params function: the report caption of the job's figure (kind "figures") or study
-    ("studies"), the text of report/<kind>/<name>.rst. A report() caption is one file per
-    rule whose path cannot hold wildcards (Snakemake reads it as given), so the rules point
-    to the template report/caption.rst, which shows this parameter; the figure scripts also
-    write it into the figure's files, so an edited caption redoes its figure."""
+    ("studies"), the text of report/<kind>/<name>.rst (``name``: a rule's fixed figure,
+    otherwise the job's wildcard). A report() caption is one file per rule whose path cannot
+    hold wildcards (Snakemake reads it as given), so the rules point to the template
+    report/caption.rst, which shows this parameter; the figure scripts also write it into
+    the figure's files, so an edited caption redoes its figure."""
     wildcard = {"figures": "figure", "studies": "study"}[kind]
 
     def text(wildcards):
-        path = REPORT / kind / f"{getattr(wildcards, wildcard)}.rst"
+        stem = name if name is not None else getattr(wildcards, wildcard)
+        path = REPORT / kind / f"{stem}.rst"
         return path.read_text(encoding="utf-8")
 
     return text
@@ -112,3 +114,16 @@ def get_study_inputs(wildcards):
         names = SETTINGS.studies["meanfield"]["experiments"]
         return [f"results/studies/meanfield/{name}.nc" for name in names]
     return [f"results/studies/{wildcards.study}.nc"]
+
+
+def get_training_settings(wildcards):
+    """The training section, the vehicles' law and the seed (sorted JSON): a change reruns
+    the training jobs (rules/training.smk)."""
+    import json
+
+    settings = {
+        "seed": SETTINGS.seed,
+        "training": SETTINGS.training,
+        "vehicles": SETTINGS.data["vehicles"],
+    }
+    return json.dumps(settings, sort_keys=True)
