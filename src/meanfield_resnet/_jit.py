@@ -15,12 +15,16 @@ An edited kernel module recompiles everything once; nothing is written beside th
 the three most recent digests are kept.
 
 **Threads beside other work.** numba's parallel regions run on GNU OpenMP, whose threads
-spin at every barrier before they sleep. With another busy process on the same cores (a
-shared cluster node, two Snakemake jobs) a spinning thread takes the time slice its partner
-needs, and a 2-thread solve ran 5-18x slower than alone. ``OMP_WAIT_POLICY=PASSIVE`` (set
-here unless the environment sets it, before numba starts its threads) makes waiting threads
-sleep: beside one busy process the 2-thread solve is then faster than the 1-thread one
-(``benchmarks/threads.py``).
+spin at every barrier (300 000 rounds by default) before they sleep. With another busy
+process on the same cores (a shared cluster node, two jobs on one machine) a spinning
+thread takes the time slice its partner needs: a 2-thread solve of 8000 cells took 4.8x
+its 1-thread time beside one busy process. ``GOMP_SPINCOUNT=300`` (set here unless the
+environment sets it, before numba starts its threads) lets a waiting thread spin a few
+microseconds, enough for the next parallel region of an unshared machine, then sleep:
+beside a busy process the same solve then takes about 1.2x the 1-thread time, and alone
+it keeps the full 2-thread speed. (``OMP_WAIT_POLICY=PASSIVE``, no spinning at all, is as
+fast as 1 thread beside a busy process but 20-40 % slower alone on grids of 10^3-10^4
+cells, where the wake-up after every pass shows; ``benchmarks/threads.py``.)
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba's OpenMP pool starts
+os.environ.setdefault("GOMP_SPINCOUNT", "300")  # read when numba's OpenMP pool starts
 
 import numba  # noqa: E402
 from llvmlite import ir
