@@ -13,11 +13,12 @@ def runs(test_config_dict, tmp_path_factory):
     vehicles = datasets.vehicles_dataset(config)
     trained = training_study.train_vehicles(config, vehicles)
     gradient = training_study.gradient_convergence(config, trained)
-    return config, vehicles, trained, gradient
+    agreement = training_study.parameter_agreement(config)
+    return config, vehicles, trained, gradient, agreement
 
 
 def test_training_records_every_iteration(runs):
-    config, vehicles, ds, _ = runs
+    config, vehicles, ds, _, _ = runs
     setup = training_study.TrainingSetup.from_config(config)
     names = ["mean_field", *(f"particles_{m}" for m in setup.particles)]
     assert ds.objective.values.tolist() == names
@@ -54,7 +55,7 @@ def test_training_records_every_iteration(runs):
 
 
 def test_gradient_study_against_the_two_references(runs):
-    config, _, trained, ds = runs
+    config, _, trained, ds, _ = runs
     setup = training_study.TrainingSetup.from_config(config)
     assert ds.gradient_distance.shape == (len(setup.gradient_particles), setup.gradient_seeds)
     assert np.all(ds.gradient_distance > 0) and np.all(ds.mean_field_distance > 0)
@@ -79,8 +80,8 @@ def test_gradient_study_against_the_two_references(runs):
 
 
 def test_figure_data_and_drawing(runs, tmp_path):
-    _, _, trained, gradient = runs
-    fig_ds = training_study.figure_dataset(trained, gradient)
+    _, _, trained, gradient, agreement = runs
+    fig_ds = training_study.figure_dataset(trained, gradient, agreement)
     io.write(fig_ds, tmp_path / "training.nc", missing_ok=True)
     io.write(trained, tmp_path / "vehicles.nc", missing_ok=True)
     io.write(gradient, tmp_path / "gradient.nc")
@@ -103,3 +104,28 @@ def test_train_records_the_accepted_iterates():
         assert value == pytest.approx(objective(theta)[0], abs=1e-15)
         assert norm == pytest.approx(2.0 * np.linalg.norm(theta - target), abs=1e-15)
     assert np.allclose(thetas[-1], target)
+
+
+def test_trained_parameters_agree_within_monte_carlo_error(test_config_dict):
+    """Mean-field and particle training on one segment (T = 6, not the config's 10): every
+    seed's θ_M within 4 Monte-Carlo standard deviations of θ_MF, the deterministic bias
+    (Euler, grid) below one, and the seeds' spread of the size the covariance predicts (the
+    check would pass trivially with an overestimated sd)."""
+    raw = dict(test_config_dict)
+    raw["training"] = dict(
+        raw["training"],
+        final_time=6.0,
+        max_iterations=100,
+        quadrature_nodes=100,
+        mean_field={"cells": 280, "domain": [-5.0, 15.0]},
+        agreement={"layers": 400, "cells": 700, "particles": 20000, "seeds": 3, "batches": 50},
+    )
+    ds = training_study.parameter_agreement(settings.validate_config(raw))
+    assert ds.attrs["identifiable"] == 1
+    assert ds.sizes["seed"] == 3 and ds.sizes["parameter"] == 2
+    assert np.abs(ds.z.values).max() <= 4.0
+    assert np.abs(ds.bias_z.values).max() <= 1.0
+    ratio = np.asarray(ds.attrs["seed_sd_over_mc_sd"])
+    assert np.all((ratio > 0.02) & (ratio < 3.0))
+    # the particle minimisers moved off the mean-field start, by about the Monte-Carlo error
+    assert np.all(np.abs(ds.particle_theta.values - ds.mean_field_theta.values) > 0)

@@ -170,7 +170,12 @@ def segment_flow(activation, w, b, x, tau, method="auto"):
         if activation == "identity":
             jac = np.broadcast_to(np.exp(w * tau), x.shape).copy()
         elif activation == "tanh":
-            jac = np.exp(w * tau + _log_cosh(y0) - _log_cosh(y))
+            jac = np.exp(w * tau) * (np.cosh(y0) / np.cosh(y))
+            far = ~np.isfinite(jac) | (jac == 0.0)  # cosh overflows beyond |y| ~ 710
+            if far.any():
+                jac[far] = np.exp(
+                    (w * tau + _log_cosh(y0) - _log_cosh(y)) * np.ones_like(jac)
+                )[far]
         elif activation == "sigmoid":
             jac = np.exp(_logsigmoid_ratio(y, y0))
         elif activation == "relu":
@@ -280,9 +285,11 @@ def initial_masses(problem: vlasov.VlasovProblem, initial, loss) -> np.ndarray:
 
 
 def _edges(solution, k):
+    """The cell edges of output(s) k, shape (..., cells + 1)."""
     n = solution.density.shape[1]
-    return solution.lower[k, 0] + (solution.upper[k, 0] - solution.lower[k, 0]) * np.linspace(
-        0.0, 1.0, n + 1
+    lower, upper = solution.lower[k, 0], solution.upper[k, 0]
+    return np.multiply.outer(upper - lower, np.linspace(0.0, 1.0, n + 1)) + np.expand_dims(
+        lower, -1
     )
 
 
@@ -312,11 +319,13 @@ def loss_value(problem, initial, loss, final_time, nodes=6, panel=0.5, max_step=
 
 
 def mc_slopes(density):
-    """Monotonised-central limited differences per cell (zero density outside the cells):
-    minmod(2Δ_-, (Δ_- + Δ_+)/2, 2Δ_+), the centred difference where the data are smooth and
-    monotone, zero at extrema and next to jumps into empty cells."""
-    padded = np.concatenate([[0.0], density, [0.0]])
-    dm, dp = np.diff(padded)[:-1], np.diff(padded)[1:]
+    """Monotonised-central limited differences per cell along the last axis (zero density
+    outside the cells): minmod(2Δ_-, (Δ_- + Δ_+)/2, 2Δ_+), the centred difference where the
+    data are smooth and monotone, zero at extrema and next to jumps into empty cells."""
+    density = np.asarray(density, dtype=float)
+    pad = np.zeros((*density.shape[:-1], 1))
+    d = np.diff(np.concatenate([pad, density, pad], axis=-1), axis=-1)
+    dm, dp = d[..., :-1], d[..., 1:]
     c = 0.5 * (dm + dp)
     mag = np.minimum(np.minimum(2 * np.abs(dm), 2 * np.abs(dp)), np.abs(c))
     return np.where(dm * dp > 0, np.sign(c) * mag, 0.0)
@@ -327,16 +336,18 @@ def point_masses(edges, density, nodes, node_weights, reconstruction="linear"):
     the Gauss weight (``constant``: f piecewise constant), plus the limited linear part of f
     (``linear``: f_i + s_i (x - x_i) with the MC-limited slope s_i; it keeps each cell's mass,
     stays non-negative, is exact where the data are piecewise constant and improves the
-    integral from O(Δx²) to O(Δx³) where they are smooth)."""
-    h = np.diff(edges)
-    base = (density * h)[:, None] * node_weights[None, :]
+    integral from O(Δx²) to O(Δx³) where they are smooth). Edges (..., n + 1) and densities
+    (..., n) along the last axis; the result has shape (..., n · points)."""
+    h = np.diff(edges, axis=-1)
+    base = (density * h)[..., None] * node_weights
     if reconstruction == "constant":
-        return base.ravel()
+        return base.reshape(*base.shape[:-2], -1)
     if reconstruction != "linear":
         raise ValueError(f"unknown reconstruction {reconstruction!r} (constant, linear)")
     # ∫_cell s_i (x - x_i) φ dx with s_i = Δ_i/h_i, x - x_i = h_i (ξ - 1/2), dx = h_i dξ
-    tilt = mc_slopes(density)[:, None] * (h[:, None] * node_weights * (nodes - 0.5))
-    return (base + tilt).ravel()
+    tilt = mc_slopes(density)[..., None] * (h[..., None] * node_weights * (nodes - 0.5))
+    total = base + tilt
+    return total.reshape(*total.shape[:-2], -1)
 
 
 @dataclass
@@ -361,10 +372,9 @@ def _node_points(solutions, outputs, g, gw, reconstruction):
     x = np.empty((len(solutions), len(outputs), solutions[0].density.shape[1] * g.size))
     mass = np.empty_like(x)
     for i, sol in enumerate(solutions):
-        for j, k in enumerate(outputs):
-            e = _edges(sol, k)
-            x[i, j] = (e[:-1, None] + np.diff(e)[:, None] * g).ravel()
-            mass[i, j] = point_masses(e, sol.density[k], g, gw, reconstruction)
+        e = _edges(sol, outputs)
+        x[i] = (e[:, :-1, None] + np.diff(e, axis=-1)[:, :, None] * g).reshape(len(outputs), -1)
+        mass[i] = point_masses(e, sol.density[outputs], g, gw, reconstruction)
     return x, mass
 
 

@@ -26,6 +26,7 @@ tuple of arrays as fast as separate arrays, a named one three times slower).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numba
@@ -374,6 +375,24 @@ def ssp_rk3_steps(code, axes, geometry0, geometry1, closed, dts, scale, g, work0
         g, work2 = work2, g
         scale, swapped = top, not swapped
     return dts.size, scale, swapped, fastest
+
+
+@jit
+def step_sizes(t, dt, nxt, limit):
+    """The step sizes from t towards nxt with steps of at most dt (the last one cut), at
+    most ``limit`` of them, and the time reached: each step min(dt, nxt - t), t advancing by
+    it and landing exactly on nxt when within 1e-13 max(1, nxt) of it (the same floating-point
+    operations, and so the same bits, as one step at a time)."""
+    close = nxt - 1e-13 * max(1.0, nxt)
+    bound = 0 if not t < close else min(limit, int(math.ceil((nxt - t) / dt)) + 2)
+    out = np.empty(bound)
+    k = 0
+    while t < close and k < bound:
+        step = min(dt, nxt - t)
+        out[k] = step
+        k += 1
+        t = t + step if t + step < close else nxt
+    return out[:k], t
 
 
 @jit

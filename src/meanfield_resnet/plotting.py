@@ -283,8 +283,9 @@ def meanfield(ds: xr.Dataset):
 def training(ds: xr.Dataset):
     """Training on the density: the loss per iteration (mean field and particles), the
     vehicles through the mean-field-trained network, the particle gradient's distance
-    against M with the fitted slope."""
-    fig, axes = _panels(3)
+    against M with the fitted slope, and the particle-trained parameters' distance from the
+    mean-field-trained ones in Monte-Carlo standard deviations."""
+    fig, axes = _panels(4)
     for i, name in enumerate(ds.objective.values):
         curve = ds.loss.sel(objective=name).dropna("iteration")
         style = "-" if name == "mean_field" else "--"
@@ -314,7 +315,24 @@ def training(ds: xr.Dataset):
     axes[2].set(xlabel="particles M", ylabel="|particle gradient − reference|",
                 title="gradient at the trained θ")  # fmt: skip
     axes[2].legend(fontsize=7)
+    _agreement(axes[3], ds)
     return fig
+
+
+def _agreement(ax, ds: xr.Dataset):
+    """(θ_M - θ_MF)/sd per parameter and seed, the ±2 band and the deterministic bias."""
+    names = [str(p) for p in ds.parameter.values]
+    x = np.arange(len(names))
+    ax.axhspan(-2.0, 2.0, color="0.9", label="±2 sd")
+    label = f"particles, M = {ds.attrs['agreement_particles']:.0e}"
+    for s in ds.seed.values:
+        ax.plot(x, ds.z.sel(seed=s), "o", color="C0", ms=5, label=None if s else label)
+    ax.plot(x, ds.bias_z, "x", color="C1", ms=7, label="network's expected-loss minimiser")
+    ax.axhline(0.0, color="k", lw=1, label="mean field")
+    ax.set_xticks(x, names)
+    title = "trained θ vs mean field" if ds.attrs["agreement_identifiable"] else "not identifiable"
+    ax.set(xlabel="parameter", ylabel="(θ − θ_MF) / Monte-Carlo sd", title=title)
+    ax.legend(fontsize=7)
 
 
 def convergence(ds: xr.Dataset):

@@ -256,7 +256,7 @@ def validate_config(raw: dict) -> Config:
             studies.setdefault(study, {})
     training = config.setdefault("training", {})
     if isinstance(training, dict):
-        for part in ("mean_field", "gradient"):  # so that their defaults are filled in too
+        for part in ("mean_field", "gradient", "agreement", "regression"):  # defaults filled in
             training.setdefault(part, {})
     _schema_error(config)
     experiments = {
@@ -285,6 +285,7 @@ def validate_config(raw: dict) -> Config:
     for exp in experiments.values():
         _check_polynomial_diffusion(exp, config["data"])
     _check_training(config["training"], vehicles)
+    _check_regression_training(config["training"]["regression"])
     settings = Config(
         seed=config["seed"],
         data=config["data"],
@@ -310,6 +311,24 @@ def _check_training(training: dict, vehicles: dict) -> None:
             f"{key}: [{low!r}, {high!r}] must contain the vehicles' lengths "
             f"[{vehicles['length_min']!r}, {vehicles['length_max']!r}]"
         )
+
+
+def _check_regression_training(regression: dict) -> None:
+    """The fixed domain of the regression training, where given, must have low < high on
+    both axes and hold the target point."""
+    if "domain" not in regression:
+        return
+    for axis, (low, high) in enumerate(regression["domain"]):
+        if not low < high:
+            raise ConfigError(
+                f"config key 'training.regression.domain.{axis}': [{low!r}, {high!r}] must "
+                "have low < high"
+            )
+        if not low <= regression["target"][axis] <= high:
+            raise ConfigError(
+                f"config key 'training.regression.domain.{axis}': [{low!r}, {high!r}] must "
+                f"contain the target's component {regression['target'][axis]!r}"
+            )
 
 
 def load_config(path) -> Config:

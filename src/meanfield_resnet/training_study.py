@@ -23,7 +23,7 @@ constant (w_s, b_s) over [0, final_time], |w_s| <= max_weight, |b_s| <= max_bias
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
@@ -37,7 +37,7 @@ from .studies import fit_power_law
 #: panel and the panel length; coarse, since training needs the descent, not the last digit
 ADJOINT_NODES, ADJOINT_PANEL = 4, 1.0
 #: the random streams of the particle data: SeedSequence([seed, stream, (seed index,) M])
-TRAINING_STREAM, GRADIENT_STREAM = 11, 12
+TRAINING_STREAM, GRADIENT_STREAM, AGREEMENT_STREAM = 11, 12, 13
 
 
 @dataclass(frozen=True)
@@ -291,8 +291,146 @@ def gradient_convergence(config: Config, trained: xr.Dataset, log=None) -> xr.Da
     )
 
 
-def figure_dataset(trained: xr.Dataset, gradient: xr.Dataset) -> xr.Dataset:
-    """The training figure's data: the curves, the trajectories, the gradient distances."""
+def hessian(objective, theta, step: float = 1e-5) -> np.ndarray:
+    """Central differences of the gradient of ``objective`` (θ ↦ (J, dJ/dθ)), symmetrised."""
+    n = len(theta)
+    h = np.empty((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = step
+        h[:, i] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2 * step)
+    return 0.5 * (h + h.T)
+
+
+def monte_carlo_covariance(setup: TrainingSetup, theta, points, batches: int) -> np.ndarray:
+    """Covariance of the minimiser θ_M of the M-sample loss about the minimiser θ* of the
+    expected loss, to first order (the sandwich formula of M-estimators):
+
+        Cov θ_M ≈ H⁻¹ S H⁻¹ / M,
+
+    H the Hessian of the expected loss (central differences of :func:`expected_gradient`),
+    S the covariance of one sample's loss gradient, estimated from the gradients of
+    ``batches`` equal batches of ``points``: S ≈ (M / batches) Cov(batch gradient)."""
+
+    def expected(th):
+        g = expected_gradient(setup, th)
+        return g.value, g.flat
+
+    h = hessian(expected, np.asarray(theta, float))
+    loss = setup.loss
+    grads = [
+        backprop.gradient(
+            x, setup.activation, setup.segments_of(theta), setup.final_time, setup.layers,
+            loss, labels=loss.labels(x),
+        ).flat
+        for x in np.array_split(points, batches)
+    ]  # fmt: skip
+    s = np.atleast_2d(np.cov(np.array(grads).T)) * (len(points) / batches)
+    if not np.all(np.linalg.eigvalsh(h) > 1e-8 * np.abs(h).max()):
+        raise np.linalg.LinAlgError("the expected loss's Hessian is not positive definite")
+    h_inv = np.linalg.inv(h)
+    return h_inv @ s @ h_inv / len(points)
+
+
+def identifiability(setup: TrainingSetup, theta) -> str:
+    """Why θ is no isolated interior minimiser ('' if it may be one): a parameter on its
+    bound (the first-order conditions, and so the sandwich formula, do not hold there)."""
+    bounds = np.array(setup.bounds)
+    on = np.isclose(theta, bounds[:, 0], rtol=0, atol=1e-6) | np.isclose(
+        theta, bounds[:, 1], rtol=0, atol=1e-6
+    )
+    return f"parameters {np.flatnonzero(on).tolist()} of θ_MF on their bounds" if on.any() else ""
+
+
+def parameter_agreement(config: Config, log=None) -> xr.Dataset:
+    """Mean-field training against particle training on an identifiable parametrisation
+    (``training.agreement``): θ_MF trained on the mean-field objective (the lowest J of
+    L-BFGS-B runs from each of ``starts``, (w, b) on every segment: the loss has local minima
+    besides the global one); for each
+    seed, θ_M trained on M samples from θ_MF (the particle objective's minimiser in the
+    mean-field minimiser's basin); their difference in units of the Monte-Carlo standard
+    deviation of θ_M (:func:`monte_carlo_covariance` at θ_MF). The minimiser of the
+    expected loss of the discrete network (Gauss quadrature, M = ∞) is stored beside them:
+    θ_∞ - θ_MF is the deterministic bias (Euler O(T/L) and the grid's), which must stay
+    below the Monte-Carlo error for the comparison to mean anything."""
+    a = config.training["agreement"]
+    setup = replace(
+        TrainingSetup.from_config(config),
+        segments=int(a["segments"]), layers=int(a["layers"]), cells=int(a["cells"]),
+    )  # fmt: skip
+    say = log or (lambda message: None)
+    m, seeds = int(a["particles"]), int(a["seeds"])
+    objective, iterations = mean_field_objective(setup), setup.max_iterations
+    runs = [
+        training.train(objective, np.tile(start, setup.segments), setup.bounds, iterations)
+        for start in np.asarray(a["starts"], float)
+    ]  # fmt: skip
+    mean_field = min(runs, key=lambda r: r.value)
+    theta0 = mean_field.theta
+    say(f"mean field: θ = {theta0}, J = {mean_field.value:.6g}, best of {[r.value for r in runs]}")
+
+    def expected(th):
+        g = expected_gradient(setup, th)
+        return g.value, g.flat
+
+    limit = training.train(expected, mean_field.theta, setup.bounds, setup.max_iterations)
+    reason = identifiability(setup, theta0)
+    try:
+        covariance = monte_carlo_covariance(
+            setup, theta0, setup.samples(m, AGREEMENT_STREAM, seeds), int(a["batches"])
+        )
+    except np.linalg.LinAlgError as error:
+        covariance, reason = np.full((theta0.size,) * 2, np.nan), reason or str(error)
+    if reason:
+        say(f"no Monte-Carlo comparison: the minimiser is not identifiable ({reason})")
+    sd = np.sqrt(np.diag(covariance))
+    particle = np.empty((seeds, theta0.size))
+    for s in range(seeds):
+        x = setup.samples(m, AGREEMENT_STREAM, s)
+        loss = setup.loss
+        objective = training.particle_objective(
+            x, setup.activation, setup.switches, setup.final_time, setup.layers, loss,
+            labels=loss.labels(x),
+        )  # fmt: skip
+        particle[s] = training.train(
+            objective, mean_field.theta, setup.bounds, setup.max_iterations
+        ).theta
+        say(f"seed {s}: θ_M = {particle[s]}, (θ_M - θ_MF)/sd = {(particle[s] - theta0) / sd}")
+    names = [f"{p}_{s}" for s in range(setup.segments) for p in ("w", "b")]
+    z = (particle - mean_field.theta) / sd
+    ds = xr.Dataset(
+        {
+            "mean_field_theta": ("parameter", mean_field.theta),
+            "particle_theta": (("seed", "parameter"), particle),
+            "limit_theta": ("parameter", limit.theta),
+            "monte_carlo_sd": ("parameter", sd),
+            "monte_carlo_covariance": (("parameter", "parameter_"), covariance),
+            "z": (("seed", "parameter"), z),
+            "bias_z": ("parameter", (limit.theta - mean_field.theta) / sd),
+        },
+        coords={"seed": np.arange(seeds), "parameter": names, "parameter_": names},
+        attrs={
+            "particles": m,
+            "layers": setup.layers,
+            "cells": setup.cells,
+            "segments": setup.segments,
+            "max_abs_z": float(np.abs(z).max()),
+            "identifiable": int(not reason),
+            "not_identifiable_because": reason,
+            "seed_sd_over_mc_sd": (particle.std(axis=0, ddof=1) / sd).tolist() if seeds > 1 else [],
+            "z_of": "(θ_M - θ_MF) / Monte-Carlo sd of θ_M, per seed and parameter",
+            "bias_z_of": "(θ_∞ - θ_MF) / Monte-Carlo sd, θ_∞ the L-layer network's minimiser",
+        },
+    )
+    ds = io.describe(ds)
+    return io.provenance(
+        ds, "Trained parameters: mean field against particles", config.training, config.seed
+    )
+
+
+def figure_dataset(trained: xr.Dataset, gradient: xr.Dataset, agreement: xr.Dataset) -> xr.Dataset:
+    """The training figure's data: the curves, the trajectories, the gradient distances, the
+    trained parameters' agreement in Monte-Carlo standard deviations."""
     ds = xr.Dataset(
         {
             "loss": trained["loss"],
@@ -301,8 +439,12 @@ def figure_dataset(trained: xr.Dataset, gradient: xr.Dataset) -> xr.Dataset:
             "accuracy": trained["accuracy"],
             "gradient_distance": gradient["gradient_distance"],
             "mean_field_distance": gradient["mean_field_distance"],
+            "z": agreement["z"],
+            "bias_z": agreement["bias_z"],
         }
     )
+    for key in ("particles", "layers", "identifiable"):
+        ds.attrs[f"agreement_{key}"] = agreement.attrs[key]
     keys = ("slope", "slope_ci_low", "slope_ci_high", "intercept", "euler_bias")
     ds.attrs.update({k: gradient.attrs[k] for k in keys})
     ds.attrs["threshold"] = trained.attrs["threshold"]

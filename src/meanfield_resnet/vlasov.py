@@ -443,11 +443,7 @@ def _steps_until(t, dt, nxt):
     """The step sizes from t towards nxt with steps of at most dt (the last one cut), at
     most CHUNK of them, and the time reached: the same steps, to the bit, as one step at a
     time."""
-    dts = []
-    while _short_of(t, nxt) and len(dts) < CHUNK:
-        dts.append(min(dt, nxt - t))
-        t = _advanced(t, dts[-1], nxt)
-    return np.array(dts), t
+    return fv.step_sizes(float(t), float(dt), float(nxt), CHUNK)
 
 
 def _ssp_rk3(problem, state, t, dt, mass0, work):

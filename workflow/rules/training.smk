@@ -41,10 +41,31 @@ rule training_gradient:
         "../scripts/training_gradient.py"
 
 
+rule training_agreement:
+    input:
+        code=code_inputs("training_agreement.py"),
+    output:
+        "results/training/agreement.nc",
+    log:
+        "results/logs/training/agreement.log",
+    benchmark:
+        "results/benchmarks/training/agreement.tsv"
+    conda:
+        "../../environment.yml"
+    threads: SOLVER_THREADS
+    resources:
+        **SOLVER_RESOURCES,
+    params:
+        settings=get_training_settings,
+    script:
+        "../scripts/training_agreement.py"
+
+
 rule training_figure:
     input:
         trained="results/training/vehicles.nc",
         gradient="results/training/gradient_convergence.nc",
+        agreement="results/training/agreement.nc",
         code=code_inputs("training_figure.py"),
     output:
         png=report(
@@ -66,5 +87,5 @@ rule training_figure:
 
 rule training:
     input:
-        expand("results/training/{name}.nc", name=["vehicles", "gradient_convergence"]),
+        expand("results/training/{name}.nc", name=["vehicles", "gradient_convergence", "agreement"]),
         expand("results/figures/training.{ext}", ext=["png", "pdf", "nc"]),
