@@ -90,7 +90,9 @@ def test_dry_run_lists_every_stage(workdir):
         assert table[rule] > 0, table
     for rule in ("sweep_point", "sweep_summary", "study_figure", "convergence_table"):
         assert table[rule] > 0, table
-    for rule in ("training_run", "training_gradient", "training_figure"):
+    for rule in ("training_run", "training_gradient", "training_agreement", "training_figure"):
+        assert table[rule] == 1, table
+    for rule in ("training_regression", "training_regression_figure"):
         assert table[rule] == 1, table
 
 
@@ -112,7 +114,8 @@ def job_resources(output: str) -> dict[str, set]:
     return jobs
 
 
-SOLVER_RULES = ("particles", "pde", "solver_study", "training_run", "training_gradient")
+SOLVER_RULES = ("particles", "pde", "solver_study", "training_run", "training_gradient",
+                "training_agreement")  # fmt: skip
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])
@@ -140,6 +143,10 @@ def test_jobs_ask_for_the_resources_declared_in_the_rules(workdir, profile):
         assert entries == expected.get(rule, {(1, tuple(sorted(light)))}), (rule, entries)
 
 
+#: the figures of rules/training.smk (their own rules, not FIGURES)
+TRAINING_FIGURES = ("training", "training_regression")
+
+
 def test_every_figure_and_study_has_its_caption():
     """One report caption per figure (meanfield_resnet.figures.FIGURES) and per study
     (meanfield_resnet.studies.STUDIES, the studies of rules/studies.smk): plain text of
@@ -152,8 +159,8 @@ def test_every_figure_and_study_has_its_caption():
     report = ROOT / "workflow/report"
     rules = (ROOT / "workflow/rules/studies.smk").read_text()
     assert re.search(r"^STUDIES = list\(package_studies\.STUDIES\)$", rules, re.M)
-    # the training figure has its own rule (rules/training.smk)
-    for kind, names in (("figures", [*FIGURES, "training"]), ("studies", STUDIES)):
+    # the training figures have their own rules (rules/training.smk)
+    for kind, names in (("figures", [*FIGURES, *TRAINING_FIGURES]), ("studies", STUDIES)):
         assert {p.stem for p in (report / kind).glob("*.rst")} == set(names), kind
         for name in names:
             text = (report / kind / f"{name}.rst").read_text()
@@ -238,7 +245,7 @@ def test_report_builds_with_every_caption(completed, tmp_path):
     # each result's entry in the report's data: {"results/figures/x.png": {..., "caption"}}
     entry = r'"results/figures/([\w.]+)\.png": \{[^{}]*?"caption": ("(?:[^"\\]|\\.)*")'
     captions = {name: json.loads(text) for name, text in re.findall(entry, page)}
-    expected = {**{name: ("figures", name) for name in [*FIGURES, "training"]},
+    expected = {**{name: ("figures", name) for name in [*FIGURES, *TRAINING_FIGURES]},
                 **{f"study_{name}": ("studies", name) for name in STUDIES}}  # fmt: skip
     assert set(captions) == set(expected)
 

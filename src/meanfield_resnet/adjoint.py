@@ -173,9 +173,7 @@ def segment_flow(activation, w, b, x, tau, method="auto"):
             jac = np.exp(w * tau) * (np.cosh(y0) / np.cosh(y))
             far = ~np.isfinite(jac) | (jac == 0.0)  # cosh overflows beyond |y| ~ 710
             if far.any():
-                jac[far] = np.exp(
-                    (w * tau + _log_cosh(y0) - _log_cosh(y)) * np.ones_like(jac)
-                )[far]
+                jac[far] = np.exp((w * tau + _log_cosh(y0) - _log_cosh(y)) * np.ones_like(jac))[far]
         elif activation == "sigmoid":
             jac = np.exp(_logsigmoid_ratio(y, y0))
         elif activation == "relu":

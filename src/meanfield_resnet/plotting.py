@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 SOURCE_STYLE = {
     "pde": dict(lw=2.0),
@@ -333,6 +334,44 @@ def _agreement(ax, ds: xr.Dataset):
     title = "trained θ vs mean field" if ds.attrs["agreement_identifiable"] else "not identifiable"
     ax.set(xlabel="parameter", ylabel="(θ − θ_MF) / Monte-Carlo sd", title=title)
     ax.legend(fontsize=7)
+
+
+def training_regression(ds: xr.Dataset):
+    """The 2-D regression training: the loss J and |dJ/dθ| per L-BFGS-B iteration with the
+    acceptance level (distance²); the density of (slope, intercept) at t = 0 and at T under
+    the trained parameters, each on its own grid's box (the moving frame's box at T can be
+    orders of magnitude smaller than at 0), the target point marked."""
+    fig, axes = _panels(3, 4.4, 3.8)
+    ax = axes[0]
+    ax.semilogy(ds.iteration, ds.loss, "o-", ms=3, label="J")
+    ax.semilogy(ds.iteration, ds.gradient_norm, ".:", label="|dJ/dθ|")
+    ax.axhline(ds.attrs["required_distance"] ** 2, color="k", ls="--", lw=1,
+               label="distance² required")  # fmt: skip
+    ax.set(xlabel="L-BFGS-B iteration", title=f"σ = {ds.attrs['activation']}")
+    ax.legend(fontsize=8)
+    target = ds.target.values
+    for ax, k in zip(axes[1:], range(ds.sizes["time"]), strict=True):
+        sub = ds.isel(time=k)
+        mesh = ax.pcolormesh(sub.x.values, sub.y.values, sub.density.values.T,
+                             shading="nearest", cmap="viridis")  # fmt: skip
+        ax.set_facecolor(mesh.cmap(0.0))
+        ax.grid(False)
+        ax.plot(*target, "r+", ms=12, mew=2, label="target")
+        fig.colorbar(mesh, ax=ax, label="density")
+        ax.set(title=f"t = {float(sub.time):g}", xlabel="slope", ylabel="intercept")
+        ax.ticklabel_format(useOffset=False)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # the box at T is narrow: long labels
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.legend(fontsize=8, loc="upper right")
+    verdict = "accepted" if ds.attrs["accepted"] else "NOT accepted"
+    point = tuple(np.round(target, 6).tolist())
+    fig.suptitle(
+        f"Training to the target {point}: J {ds.attrs['initial_loss']:.3g}"
+        f" → {float(ds.final_loss):.3g}, sqrt(J) = {ds.attrs['rms_distance']:.3g} "
+        f"(≤ {ds.attrs['required_distance']:g}), |mean − target| = "
+        f"{ds.attrs['mean_distance']:.3g}: {verdict}"
+    )
+    return fig
 
 
 def convergence(ds: xr.Dataset):

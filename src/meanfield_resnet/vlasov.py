@@ -38,6 +38,7 @@ genuinely 2-D data. Mass is conserved to round-off (flux form, zero boundary flu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 from scipy.linalg import expm
@@ -47,6 +48,15 @@ from . import finite_volume as fv
 from ._jit import subnormals_flushed
 from .activations import activation_code, has_closed_flow, sigma_slope_bound
 from .progress import Progress
+
+
+@cache
+def _reference(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reference faces and centres of n cells on [0, 1], read-only: every stage of a
+    moving frame maps them to its box."""
+    faces, centres = np.linspace(0.0, 1.0, n + 1), (np.arange(n) + 0.5) / n
+    faces.flags.writeable = centres.flags.writeable = False
+    return faces, centres
 
 
 @dataclass
@@ -67,11 +77,12 @@ class Frame:
         return cls(box[:, 0].copy(), box[:, 1].copy(), cells, moving)
 
     def reference_faces(self, axis: int) -> np.ndarray:
-        return np.linspace(0.0, 1.0, self.cells[axis] + 1)
+        """The faces η_i = i/n of the reference cells on [0, 1] (read-only, made once)."""
+        return _reference(self.cells[axis])[0]
 
     def reference_centres(self, axis: int) -> np.ndarray:
-        n = self.cells[axis]
-        return (np.arange(n) + 0.5) / n
+        """The centres (i + 1/2)/n of the reference cells (read-only, made once)."""
+        return _reference(self.cells[axis])[1]
 
     def physical(self, axis: int, eta: np.ndarray, lower=None, upper=None) -> np.ndarray:
         lo = self.lower[axis] if lower is None else lower[axis]
