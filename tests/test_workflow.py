@@ -190,8 +190,9 @@ def test_test_workflow_runs_end_to_end(completed):
         assert (results / f"figures/fig{n}.png").stat().st_size > 10_000
     for study in ("meanfield", "convergence", "sensitivities", "steady_states", "sweep"):
         assert (results / f"figures/study_{study}.png").stat().st_size > 10_000
-    assert (results / "figures/training.png").stat().st_size > 10_000
-    for name in ("vehicles", "gradient_convergence"):
+    for name in TRAINING_FIGURES:
+        assert (results / f"figures/{name}.png").stat().st_size > 10_000
+    for name in ("vehicles", "gradient_convergence", "agreement", "regression"):
         assert (results / f"training/{name}.nc").exists()
     assert "accuracy" in (results / "tables/table1.md").read_text().lower()
 
@@ -386,7 +387,7 @@ def test_edited_module_reruns_every_job_that_imports_it(completed, every_job, co
 def test_edited_plotting_reruns_only_the_figures(completed, every_job, code_copy):
     with touched(code_copy / "src/meanfield_resnet/plotting.py"):
         table = planned_jobs(completed, *BY_MTIME, code=code_copy)
-    drawing = ("figure", "study_figure", "training_figure", "all")
+    drawing = ("figure", "study_figure", "training_figure", "training_regression_figure", "all")
     assert table == {rule: every_job[rule] for rule in drawing}
 
 

@@ -220,15 +220,23 @@ def theta_step(g, lower0, diag0, upper0, lower1, diag1, upper1, dt, theta, out, 
         if i < n - 1:
             r += e * upper0[i] * g[i + 1]
         rhs[i] = r
-    a = theta * dt
-    b0 = 1.0 - a * diag1[0]
-    c[0] = -a * upper1[0] / b0 if n > 1 else 0.0
+    solve_shifted_tridiagonal(theta * dt, lower1, diag1, upper1, rhs, out, c)
+
+
+@jit(inline=True)
+def solve_shifted_tridiagonal(a, sub, diag, sup, rhs, out, c):
+    """out = (I - a T)⁻¹ rhs for T tridiagonal, T[i, i-1] = sub[i-1], T[i, i] = diag[i],
+    T[i, i+1] = sup[i], by the Thomas algorithm (I - aT an M-matrix here: no pivoting);
+    ``c`` is a work array. The transpose (I - a T)ᵀ is solved by swapping sub and sup."""
+    n = rhs.size
+    b0 = 1.0 - a * diag[0]
+    c[0] = -a * sup[0] / b0 if n > 1 else 0.0
     out[0] = rhs[0] / b0
     for i in range(1, n):
-        sub = -a * lower1[i - 1]
-        den = 1.0 - a * diag1[i] - sub * c[i - 1]
-        c[i] = -a * upper1[i] / den if i < n - 1 else 0.0
-        out[i] = (rhs[i] - sub * out[i - 1]) / den
+        low = -a * sub[i - 1]
+        den = 1.0 - a * diag[i] - low * c[i - 1]
+        c[i] = -a * sup[i] / den if i < n - 1 else 0.0
+        out[i] = (rhs[i] - low * out[i - 1]) / den
     for i in range(n - 2, -1, -1):
         out[i] -= c[i] * out[i + 1]
 

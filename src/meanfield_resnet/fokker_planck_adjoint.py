@@ -92,7 +92,7 @@ from ._jit import jit, subnormals_flushed
 from .activations import sigma_derivative, sigma_numpy
 from .diffusion import POLYNOMIAL, Diffusion
 from .distributions import Distribution
-from .fokker_planck import FokkerPlanckProblem, theta_steps
+from .fokker_planck import FokkerPlanckProblem, solve_shifted_tridiagonal, theta_steps
 from .moments import check_projection
 
 GAUSS2 = 0.5 - 0.5 / math.sqrt(3.0), 0.5 + 0.5 / math.sqrt(3.0)  # two-point Gauss on [0, 1]
@@ -148,18 +148,8 @@ def backward_sweep(states, dts, thetas, segment, operators, lam, sums, step_rate
         s = segment[k]
         lower, diag, upper = operators[s, 0], operators[s, 1], operators[s, 2]
         th, dt = thetas[k], dts[k]
-        a = th * dt
-        # (I - aL)^T: diagonal 1 - a diag, super-diagonal -a lower, sub-diagonal -a upper
-        b0 = 1.0 - a * diag[0]
-        c[0] = -a * lower[0] / b0 if n > 1 else 0.0
-        mu[0] = lam[0] / b0
-        for i in range(1, n):
-            sub = -a * upper[i - 1]
-            den = 1.0 - a * diag[i] - sub * c[i - 1]
-            c[i] = -a * lower[i] / den if i < n - 1 else 0.0
-            mu[i] = (lam[i] - sub * mu[i - 1]) / den
-        for i in range(n - 2, -1, -1):
-            mu[i] -= c[i] * mu[i + 1]
+        # (I - θΔt L)ᵀ: L's sub- and super-diagonals swap
+        solve_shifted_tridiagonal(th * dt, upper, diag, lower, lam, mu, c)
         old, new = states[k], states[k + 1]
         rate = 0.0
         for i in range(n - 1):
