@@ -15,6 +15,7 @@ import numba
 import numpy as np
 from common import log, subject_main, timed
 
+from meanfield_resnet import finite_volume as fv
 from meanfield_resnet import vlasov
 from meanfield_resnet._jit import jit, set_threads, subnormals_flushed
 from meanfield_resnet.settings import Segment
@@ -62,11 +63,11 @@ def _stage_call(d, n):
     g = np.exp(-sum(c**2 for c in centres) / 0.5)
     g = (g / g.sum() * g.size).reshape(-1, n)
     lower, upper = frame.lower.astype(float), frame.upper.astype(float)
-    state = (g, lower, upper, float(g.max()))
-    base = (g.copy(), lower, upper, state[3])  # g0: its own array, as in SSP-RK3
+    base = g.copy()  # g0: its own array, as in SSP-RK3
     dt = 0.5 * vlasov._step_size(problem, g, 0.0, lower, upper, 1.0)
-    out = np.empty_like(g)
-    return lambda: vlasov._euler(problem, state, 0.0, dt, 1.0, out, base, 0.75, 0.25)
+    leading = vlasov._stage_geometry(problem, vlasov._geometry(problem, g, 0.0, lower, upper, 1.0))
+    out, scale, parts = np.empty_like(g), float(g.max()), fv.parallel_parts()
+    return lambda: fv.euler_stage(*leading, 0.75, 0.25, dt, scale, base, g, out, parts)
 
 
 def kernel_traffic(rounds=5, grids=GRIDS, triad_size=TRIAD_SIZE):

@@ -15,7 +15,8 @@ parameters go into kernels as arguments, never as globals frozen at compile time
 that each vectorises) dispatch on it.
 
 Adding an activation is one edit of this module: its scalar kernel, its branch in
-:func:`sigma` and :func:`sigma_inplace`, and its entry in ``REGISTRY``; the configuration
+:func:`sigma` and :func:`sigma_inplace` (and in :func:`closed_flow`, where its flow has a
+closed form), and its entry in ``REGISTRY``; the configuration
 schema, the sweep table, the steady-state study and the parametrised tests take it from
 there.
 """
@@ -177,6 +178,41 @@ def sigma_slope_inplace(code: int, s: np.ndarray, out: np.ndarray, n: int) -> No
     else:
         for i in range(n):
             out[i] = sigma_slope(code, s[i])
+
+
+@jit(inline=True)
+def lambertw_of_exp_scalar(L: float) -> float:
+    """W0(e^L), the w > 0 with w + ln w = L, by Newton's method on that form (no overflow
+    for large L, full relative accuracy for w -> 0): w <- w (1 + L - ln w)/(1 + w) from
+    e^L (L < 1) or L - ln L, iterated until it stops moving (at most 60 times). NaN and
+    +inf propagate."""
+    if not L < math.inf:
+        return L
+    w = math.exp(L) if L < 1.0 else L - math.log(L)
+    for _ in range(60):
+        new = w * (1.0 + L - math.log(w)) / (1.0 + w)
+        if abs(new - w) <= 4e-16 * new:
+            return new
+        w = new
+    return w
+
+
+@jit
+def closed_flow(code: int, y0: float, s: float) -> float:
+    """y(s) of dy/ds = σ(y), y(0) = y0, in closed form (the registry's ``flow``, compiled for
+    the solver's moving frame); NaN for an activation without one."""
+    if code == IDENTITY:
+        return y0 * math.exp(s)
+    if code == TANH:
+        return math.asinh(math.sinh(y0) * math.exp(s))
+    if code == SIGMOID:
+        u = y0 - math.exp(-y0) + s
+        return u + lambertw_of_exp_scalar(-u)
+    if code == RELU:
+        return y0 * math.exp(s) if y0 > 0.0 else y0
+    if code == LEAKY_RELU:
+        return y0 * math.exp((1.0 if y0 > 0.0 else LEAKY_SLOPE) * s)
+    return math.nan
 
 
 # ---- the registry: numpy forms, slope bounds, characteristic flows ------------------------

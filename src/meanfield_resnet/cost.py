@@ -10,7 +10,7 @@ from .settings import Config, Experiment
 # limit ``limits.job_seconds``).
 SECONDS_PER = {
     "vlasov cell-stage": 6e-9,
-    "vlasov stage driven from Python": 1.5e-4,
+    "vlasov stage of a moving frame": 2e-6,
     "fokker-planck cell-step": 1e-7,
     "particle-layer": 3e-9,
     "stochastic particle-layer": 2e-8,

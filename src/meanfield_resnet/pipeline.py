@@ -42,7 +42,7 @@ def pde_dataset(
     cells = int(np.prod(frame.cells))
     seconds = 3 * steps * cells * SECONDS_PER["vlasov cell-stage"] * exp.dimension
     if not problem.fixed_geometry:
-        seconds += 3 * steps * SECONDS_PER["vlasov stage driven from Python"]
+        seconds += 3 * steps * SECONDS_PER["vlasov stage of a moving frame"]
     check_cost(config, exp, "the Vlasov solve", seconds, f"about {steps:.3g} steps of "
                f"{cells} cells", "pde.cells, or the step count (|weight| sets the velocities)",
                log)  # fmt: skip

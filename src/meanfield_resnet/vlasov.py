@@ -29,6 +29,10 @@ Scheme (Figs. 1, 2, 4, 6, 7, 8):
   stages. Step: dt = cfl Δη_r / (2 d max|ũ_r|), also at most ``frame_step`` / Lip(v) and cut
   to land exactly on the output times and segment switches.
 * **Feedback bias** b(t) = β m_1(t)/m_0(0) is recomputed from g at every stage.
+* **Driver:** all steps between output times run in one compiled call: on a fixed frame
+  without feedback the geometry and step size are computed once per segment
+  (finite_volume.ssp_rk3_steps); otherwise moving_frame.frame_steps recomputes them, moves
+  the edges and updates the feedback bias inside its loop.
 
 Design order: 5 in space on smooth data in 1-D, 3 in time; with dt ∝ Δη the observed order
 is 3. The 2-D dimension-by-dimension reconstruction of cell averages is second order for
@@ -41,10 +45,9 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
-from scipy.linalg import expm
 
-from . import exact
 from . import finite_volume as fv
+from . import moving_frame
 from ._jit import subnormals_flushed
 from .activations import activation_code, has_closed_flow, sigma_slope_bound
 from .progress import Progress
@@ -138,14 +141,14 @@ class VlasovProblem:
 
 
 def _mean(problem, g, lower, upper, mass0) -> np.ndarray:
-    """μ = m_1/m_0 per axis from the mass per reference cell g (f dx = g dη)."""
+    """μ = m_1/m_0(0) per axis from the mass per reference cell g (f dx = g dη)."""
     frame, d = problem.frame, problem.dimension
-    mass = g.reshape(frame.cells) * np.prod([1.0 / n for n in frame.cells])
-    m1 = np.empty(d)
-    for r in range(d):
-        xr = frame.physical(r, frame.reference_centres(r), lower, upper)
-        m1[r] = (mass.sum(axis=tuple(c for c in range(d) if c != r)) * xr).sum()
-    return m1 / mass0
+    refs = _references(frame)
+    cell = float(np.prod([1.0 / n for n in frame.cells]))
+    out = np.empty(d)
+    rows = np.ascontiguousarray(g.reshape(-1, frame.cells[-1]), dtype=float)
+    moving_frame.mean_position(d, rows, lower, upper, refs[1], refs[3], cell, mass0, out)
+    return out
 
 
 def _bias(problem, g, t, lower, upper, mass0):
@@ -154,48 +157,6 @@ def _bias(problem, g, t, lower, upper, mass0):
     if problem.feedback is None:
         return seg.weight, seg.bias
     return seg.weight, problem.feedback * _mean(problem, g, lower, upper, mass0)
-
-
-def _exact_edges(problem, g, t, lower, upper, mass0, dt):
-    """The box edges (lower, upper) at t + dt·τ for the SSP-RK3 stage times τ = 1, 1/2, 1,
-    along the exact flow of a' = min v, z' = max v over the box faces (as the kernels
-    evaluate them: v at the face points), or None where that flow has no closed form."""
-    seg = problem.segment(t)
-    if problem.activation == "identity":
-        flow = _affine_edge_flow(problem, seg, g, lower, upper, mass0)
-        return [flow(tau * dt) for tau in fv.SSP_RK3_TIMES]
-    if problem.dimension == 1 and problem.feedback is None and has_closed_flow(problem.activation):
-        w, b = float(seg.weight[0, 0]), float(seg.bias[0])
-        ends = np.concatenate([lower, upper])
-        # x = (y - b)/w amplifies the round-off of y = wx + b by 1/|w|: use the map only
-        # where that stays far below the box width
-        noise = 1e-15 * (abs(b) + np.abs(w * ends).max() + 1.0) / max(abs(w), 1e-300)
-        if noise < 1e-10 * (upper[0] - lower[0]):
-            out = [exact.characteristic(problem.activation, w, b, ends, tau * dt)
-                   for tau in fv.SSP_RK3_TIMES]  # fmt: skip
-            if all(np.all(np.isfinite(e)) for e in out):
-                return [(e[:1], e[1:]) for e in out]
-    return None
-
-
-def _affine_edge_flow(problem, seg, g, lower, upper, mass0):
-    """For v = Wx + b (b constant, or β μ(t) with μ' = (W + βI) μ) the edge velocities are
-    linear in y = (a, z[, μ], 1): y' = A y. Returns τ ↦ (a, z)(t + τ) = exp(τ A) y(t); the
-    propagators are cached per segment and step size (steps mostly repeat their size)."""
-    d = problem.dimension
-    y = [lower, upper, [1.0]]
-    if problem.feedback is not None:
-        y.insert(2, _mean(problem, g, lower, upper, mass0))
-    y = np.concatenate(y)
-
-    def at(tau):
-        key = ("edge_flow", id(seg), tau)
-        if key not in problem.cache:
-            problem.cache[key] = expm(tau * _edge_matrix(problem, seg))
-        moved = problem.cache[key] @ y
-        return moved[:d], moved[d : 2 * d]
-
-    return at
 
 
 def _edge_matrix(problem, seg) -> np.ndarray:
@@ -300,29 +261,6 @@ def _check_cfl(worst, t):
         )
 
 
-def _euler(problem, state, t, dt, mass0, out, base, alpha, beta, edges=None):
-    """One Shu-Osher stage of the positivity-preserving forward-Euler step L of the limited
-    WENO5-Z scheme: (g, a, z) <- α base + β ((g, a, z) + Δt L(g, a, z)).
-
-    ``state`` and ``base`` are (g as a 2-D array, lower, upper, max |g|); the new g is written
-    into ``out`` (reused buffers: a fresh large array costs a page fault per 4 KiB) by
-    fv.euler_stage. A fixed frame keeps its box exactly; ``edges`` (lower, upper), where
-    given, are the box at the stage's time on the exact flow of the edges."""
-    g, lower, upper, scale = state
-    geometry = _geometry(problem, g, t, lower, upper, mass0)
-    worst, top = fv.euler_stage(*_stage_geometry(problem, geometry), alpha, beta, dt, scale,
-                                base[0], g, out, fv.parallel_parts())  # fmt: skip
-    _check_cfl(worst, t)
-    if edges is not None:
-        lower, upper = edges
-    elif problem.frame.moving:
-        da = np.array([geo.motion[fv.DA] for _, geo in geometry])
-        dz = np.array([geo.motion[fv.DZ] for _, geo in geometry])
-        lower = alpha * base[1] + beta * (lower + dt * da)
-        upper = alpha * base[2] + beta * (upper + dt * dz)
-    return out, lower, upper, top
-
-
 @_per_segment
 def _step_size(problem, g, t, lower, upper, mass0):
     """Largest stable step: cfl Δη_r / (2 d max|ũ_r|) on every axis, and frame_step / Lip(v)."""
@@ -400,18 +338,15 @@ def solve(problem: VlasovProblem, initial, output_times, log=None) -> VlasovSolu
     t, steps, out, progress = 0.0, 0, [], Progress(log)
     for t_out in np.asarray(output_times, dtype=float):
         while _short_of(t, t_out):
-            dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
             if problem.fixed_geometry:  # the steps to nxt in compiled calls of CHUNK steps
+                dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
                 dts, t_next = _steps_until(t, dt, nxt)
                 state = _ssp_rk3_steps(problem, state, t, dts, mass0, work)
                 t, steps = t_next, steps + dts.size
-            else:
-                dt = min(dt, nxt - t)
-                state = _ssp_rk3(problem, state, t, dt, mass0, work)
-                t = _advanced(t, dt, nxt)
-                steps += 1
-                _check_box(state[1], state[2], t)
+            else:  # geometry changing from stage to stage: compiled calls of a few steps
+                state, t, taken = _frame_steps(problem, state, t, nxt, mass0, work)
+                steps += taken
             progress.report(t, t_out, steps)
         g, lower, upper = state[0].reshape(frame.cells), state[1], state[2]
         out.append(_record(problem, g, lower, upper, t, steps, mass0, cell))
@@ -442,12 +377,8 @@ def _short_of(t, target):
     return t < target - 1e-13 * max(1.0, target)
 
 
-def _advanced(t, dt, nxt):
-    """t + dt, landing exactly on nxt when within round-off of it."""
-    return t + dt if _short_of(t + dt, nxt) else nxt
-
-
-CHUNK = 20_000  # steps per compiled call of a fixed frame (progress is logged between calls)
+CHUNK = 20_000  # steps per compiled call (progress is logged between calls)
+CHUNK_CELL_STEPS = 20_000_000  # and at most this many cell-steps per call of a moving frame
 
 
 def _steps_until(t, dt, nxt):
@@ -457,20 +388,51 @@ def _steps_until(t, dt, nxt):
     return fv.step_sizes(float(t), float(dt), float(nxt), CHUNK)
 
 
-def _ssp_rk3(problem, state, t, dt, mass0, work):
-    """Shu-Osher SSP-RK3 on (g, a, z): convex combinations of forward-Euler stages. ``work``
-    holds three arrays shaped like g for the stages; the one holding the result is swapped
-    with the input's array, which is free afterwards. Every stage takes (W, b) of the
-    segment the step starts in: steps end on segment switches, and within a segment the
-    velocity field does not depend on time (so no stage time is needed)."""
-    edges = [None] * 3
-    if problem.frame.moving:
-        edges = _exact_edges(problem, state[0], t, state[1], state[2], mass0, dt) or edges
-    stage = state
-    for (alpha, beta), out, box in zip(fv.SSP_RK3, work, edges, strict=True):
-        stage = _euler(problem, stage, t, dt, mass0, out, state, alpha, beta, box)
-    work[2] = state[0]
-    return stage
+def _references(frame) -> tuple:
+    """The reference faces and centres of axis 0, then of the last axis (in 1-D axis 0's
+    again), as moving_frame.fill_geometry takes them."""
+    last = len(frame.cells) - 1
+    return (frame.reference_faces(0), frame.reference_centres(0),
+            frame.reference_faces(last), frame.reference_centres(last))  # fmt: skip
+
+
+def _edge_mode(problem, seg) -> tuple[int, np.ndarray]:
+    """How the box edges move (moving_frame.AFFINE, CLOSED or STAGED) and the matrix A of
+    their flow y' = A y (AFFINE; a placeholder otherwise)."""
+    if problem.activation == "identity":
+        return moving_frame.AFFINE, _edge_matrix(problem, seg)
+    closed = problem.dimension == 1 and problem.feedback is None
+    if closed and has_closed_flow(problem.activation):
+        return moving_frame.CLOSED, np.zeros((1, 1))
+    return moving_frame.STAGED, np.zeros((1, 1))
+
+
+def _frame_steps(problem, state, t, nxt, mass0, work):
+    """SSP-RK3 steps from t towards nxt on a geometry that changes from stage to stage (a
+    moving frame, or the feedback bias), in one compiled call of at most CHUNK steps
+    (moving_frame.frame_steps); raises where a step broke the CFL bound or collapsed the
+    box. Returns the new state, the time reached and the steps taken."""
+    g, lower, upper, scale = state
+    seg, frame = problem.segment(t), problem.frame
+    mode, matrix = _edge_mode(problem, seg)
+    beta = np.nan if problem.feedback is None else float(problem.feedback)
+    cap = problem.frame_step / max(problem.lipschitz(), 1e-300)
+    cell = float(np.prod([1.0 / n for n in frame.cells]))
+    limit = max(1, min(CHUNK, CHUNK_CELL_STEPS // g.size))
+    weight = np.ascontiguousarray(seg.weight, dtype=float)
+    bias = np.ascontiguousarray(seg.bias, dtype=float)
+    taken, t, scale, swapped, status, worst = moving_frame.frame_steps(
+        problem.code, problem.dimension, frame.moving, weight, bias, beta, mode, matrix, cap,
+        problem.cfl, mass0, cell, _references(frame), float(t), float(nxt),
+        float(seg.until) - 1e-12, limit, scale, g, lower, upper, *work, fv.parallel_parts(),
+    )  # fmt: skip
+    if swapped:
+        g, work[2] = work[2], g
+    if status == moving_frame.CFL_BROKEN:
+        _check_cfl(worst, t)
+    if status == moving_frame.BOX_COLLAPSED:
+        _check_box(lower, upper, t)
+    return (g, lower, upper, scale), t, taken
 
 
 def _ssp_rk3_steps(problem, state, t, dts, mass0, work):
