@@ -96,6 +96,28 @@ def _scaling(r):
     return out
 
 
+def _frames_summary(r):
+    """Moving against fixed frame per step (per grid), and per frame our smallest grid with
+    L1 <= 1e-4 against py-pde's best run at that accuracy (or its most accurate)."""
+    rows = {(row["cells"], row["frame"]): row for row in r["frames_per_step"]}
+    out = {"moving_per_fixed_step": {
+        cells: rows[(cells, "moving")]["step_s"] / rows[(cells, "fixed")]["step_s"]
+        for cells, frame in rows if frame == "fixed" and (cells, "moving") in rows
+    }}  # fmt: skip
+    peers = r.get("frames_pypde", [])
+    if r.get("frames_at_target") and any("l1" in row for row in peers):
+        done = [row for row in peers if "l1" in row]
+        reached = [row for row in done if row["l1"] <= 1e-4]
+        peer = min(reached, key=lambda row: row["wall_s"]) if reached else min(
+            done, key=lambda row: row["l1"])  # fmt: skip
+        out["frames_equal_accuracy"] = {
+            row["frame"]: {"ours": row, "pypde": peer, "pypde_reached_1e-4": bool(reached),
+                           "speedup_vs_pypde": peer["wall_s"] / row["wall_s"]}
+            for row in r["frames_at_target"]
+        }  # fmt: skip
+    return out
+
+
 def summarise(r):
     """The ratios measured side by side, and the scaling; a block whose rows are missing from
     ``r`` is left out."""
@@ -181,6 +203,8 @@ def summarise(r):
             }
             for case in dict.fromkeys(row["case"] for row in r["threads_beside_neighbour"])
         }
+    if "frames_per_step" in r:
+        s.update(_frames_summary(r))
     if "gradients_mean_field" in r:
         s["gradient_per_forward"] = {
             f"{row['cells']} cells, {row['frame']} frame": row["gradient_per_forward"]
@@ -289,6 +313,32 @@ def _md_scaling_rows(r):
     return lines
 
 
+def _md_frames_rows(r, s):
+    """The small problems of benchmarks/frames.py (tanh, w = -0.7, b = 1.4, T = 2)."""
+    lines = []
+    rows = {(row["cells"], row["frame"]): row for row in r.get("frames_per_step", [])}
+    for cells, ratio in s.get("moving_per_fixed_step", {}).items():
+        moving, fixed = rows[(cells, "moving")], rows[(cells, "fixed")]
+        lines.append(
+            f"| small problem (tanh, T = 2), {cells} cells, 1 thread: moving frame per step vs "
+            f"fixed frame | moving {moving['step_s'] * 1e6:.1f} µs/step, "
+            f"{moving['cell_stages_per_s'] / 1e6:.0f} M cell-stages/s | fixed "
+            f"{fixed['step_s'] * 1e6:.1f} µs/step, {fixed['cell_stages_per_s'] / 1e6:.0f} M "
+            f"cell-stages/s | {ratio:.2f}x |"
+        )
+    for frame, e in s.get("frames_equal_accuracy", {}).items():
+        peer = e["pypde"]
+        lines.append(
+            f"| small problem (tanh, T = 2), smallest grid with L1 ≤ 1e-4, {frame} frame | "
+            f"{_md_run(e['ours'])} | py-pde ({peer['scheme']}) {peer['cells']} cells, "
+            f"{peer['wall_s']:.3g} s (+{peer['compile_s']:.2g} s compile), L1 "
+            f"{peer['l1']:.1e}"
+            + ("" if e["pypde_reached_1e-4"] else " (1e-4 not reached)")
+            + f" | {e['speedup_vs_pypde']:.0f}x |"
+        )
+    return lines
+
+
 def markdown(r):
     s = r["summary"]
     e = s["vlasov_1d_equal_accuracy"]
@@ -356,6 +406,7 @@ def markdown(r):
             f"| backpropagation, {m} particles, 100 layers, vs the fastest mean-field gradient "
             f"| | | {ratio:.2g}x its cost |"
         )
+    lines += _md_frames_rows(r, s)
     for case, ratio in s.get("threads_2_vs_1", {}).items():
         lines.append(
             f"| {case}: 2 threads vs 1 thread (speed-up), alone / beside one busy process | | | "

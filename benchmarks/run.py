@@ -11,8 +11,9 @@ noisy on shared machines; compare the ratios, which are measured side by side in
 run. The subjects, in the order they run, each also runnable alone
 (``python benchmarks/<subject>.py [--full | --smoke]``, writing ``results/<subject>.json``):
 memory (triad, stage-kernel traffic), vlasov_1d (ours, numpy, py-pde), vlasov_2d (ours,
-py-pde), fokker_planck (ours, py-pde, fplanck), particles (deterministic, Euler-Maruyama,
-normals), pipeline (snakemake, cold and warm numba cache). Summaries and the table: report.
+py-pde), frames (small problems: moving against fixed frame, py-pde), fokker_planck (ours,
+py-pde, fplanck), particles (deterministic, Euler-Maruyama, normals), gradients, threads,
+pipeline (snakemake, cold and warm numba cache). Summaries and the table: report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 
 import fokker_planck
+import frames
 import gradients
 import memory
 import particles
@@ -30,7 +32,9 @@ import vlasov_2d
 from common import machine, output_option, write_results
 from report import markdown, summarise
 
-SUBJECTS = (memory, vlasov_1d, vlasov_2d, fokker_planck, particles, gradients, threads, pipeline)
+SUBJECTS = (
+    memory, vlasov_1d, vlasov_2d, frames, fokker_planck, particles, gradients, threads, pipeline,
+)  # fmt: skip
 
 
 def main(argv=None):

@@ -13,8 +13,8 @@ from conftest import ROOT
 
 BENCHMARKS = ROOT / "benchmarks"
 SUBJECTS = (
-    "memory", "vlasov_1d", "vlasov_2d", "fokker_planck", "particles", "gradients", "threads",
-    "pipeline",
+    "memory", "vlasov_1d", "vlasov_2d", "frames", "fokker_planck", "particles", "gradients",
+    "threads", "pipeline",
 )  # fmt: skip
 SHARED = ("common", "report", "run")  # no measurement of their own
 
@@ -59,5 +59,5 @@ def test_benchmark_smoke(bench, subject, tmp_path):
     assert {"machine", "summary"} < written.keys()
     rows = {key: value for key, value in written.items() if key not in ("machine", "summary")}
     assert rows and all(rows.values())
-    for key in ("vlasov_1d_pypde", "vlasov_2d_pypde", "fokker_planck_pypde"):
+    for key in ("vlasov_1d_pypde", "vlasov_2d_pypde", "fokker_planck_pypde", "frames_pypde"):
         assert key not in written  # the peers are skipped
