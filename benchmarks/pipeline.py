@@ -1,5 +1,7 @@
 """The whole pipeline: wall time of ``snakemake --cores 2`` on the default configuration from
-a clean results/, with an empty numba cache (every job compiles) and with a filled one.
+a clean results/, with an empty numba cache (every job compiles) and with a filled one, and
+where the time goes: per rule the jobs' summed seconds and their share of the critical path,
+read from Snakemake's log (whole seconds).
 
     python benchmarks/pipeline.py            # two full pipeline runs (minutes); writes
                                              # benchmarks/results/pipeline.json
@@ -11,6 +13,7 @@ a clean results/, with an empty numba cache (every job compiles) and with a fill
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +36,6 @@ def _snakemake(work, env, *extra):
             str(root / "workflow/Snakefile"),
             "--cores",
             "2",
-            "--quiet",
             *extra,
         ],
         cwd=work,
@@ -41,6 +43,65 @@ def _snakemake(work, env, *extra):
         check=True,
         capture_output=True,
     )
+
+
+_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+_FINISH = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
+
+
+def job_times(log_text):
+    """{jobid: {rule, start, end (s, whole seconds as Snakemake logs them), inputs, outputs}}
+    from Snakemake's log of a run."""
+    jobs, stamp, current = {}, None, None
+    for line in log_text.splitlines():
+        text = line.strip()
+        if match := _STAMP.match(line):
+            stamp = time.mktime(time.strptime(match[1], "%a %b %d %H:%M:%S %Y"))
+        elif match := _START.match(line):
+            current = {"rule": match[1], "start": stamp, "inputs": [], "outputs": []}
+        elif current is not None and text.startswith(("input:", "output:", "jobid:")):
+            key, _, value = text.partition(": ")
+            if key == "jobid":
+                jobs[int(value)] = current
+            else:
+                current[key + "s"] = value.split(", ")
+        elif match := _FINISH.match(line):
+            jobs[int(match[1])]["end"] = stamp
+    return {k: job for k, job in jobs.items() if job.get("end") is not None}
+
+
+def where_time_goes(jobs):
+    """Per rule: jobs, summed job seconds, the longest job, and its seconds on the critical
+    path (the chain of dependent jobs, an output of each the input of the next, with the
+    largest summed duration)."""
+    producer = {out: k for k, job in jobs.items() for out in job["outputs"]}
+    longest, via = {}, {}
+    for k in sorted(jobs, key=lambda k: jobs[k]["start"]):
+        parents = [producer[i] for i in jobs[k]["inputs"] if producer.get(i) in longest]
+        best = max(parents, key=lambda p: longest[p], default=None)
+        duration = jobs[k]["end"] - jobs[k]["start"]
+        longest[k] = duration + (longest[best] if best is not None else 0.0)
+        via[k] = best
+    rules = {}
+    for job in jobs.values():
+        row = rules.setdefault(job["rule"], {"jobs": 0, "job_s": 0.0, "longest_job_s": 0.0,
+                                             "critical_path_s": 0.0})  # fmt: skip
+        duration = job["end"] - job["start"]
+        row["jobs"] += 1
+        row["job_s"] += duration
+        row["longest_job_s"] = max(row["longest_job_s"], duration)
+    k = max(longest, key=longest.get, default=None)
+    path = longest.get(k, 0.0)
+    while k is not None:
+        rules[jobs[k]["rule"]]["critical_path_s"] += jobs[k]["end"] - jobs[k]["start"]
+        k = via[k]
+    return {"critical_path_s": path, "rules": rules}
+
+
+def _newest_log(work):
+    logs = sorted((Path(work) / ".snakemake" / "log").glob("*.snakemake.log"))
+    return logs[-1].read_text() if logs else ""
 
 
 def _project(work):
@@ -61,6 +122,7 @@ def pipeline():
                 t0 = time.perf_counter()
                 _snakemake(work, env)
                 out[f"{label}_s"] = time.perf_counter() - t0
+                out[f"{label}_where"] = where_time_goes(job_times(_newest_log(work)))
     out["compile_share_s"] = out["cold_cache_s"] - out["warm_cache_s"]
     return out
 

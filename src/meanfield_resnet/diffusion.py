@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import cumulative_trapezoid
 
 from ._jit import jit
 from .distributions import Distribution
@@ -89,6 +88,9 @@ def fit_target(target: Distribution, weight: float, points: int = 4097) -> tuple
     if target.kind == "uniform":
         k = 0.5 * abs(w) * (x - a1) * (a2 - x)
     else:
+        from scipy.integrate import cumulative_trapezoid  # imported where used: every job
+        # imports this module, few fit a diffusion, and scipy.integrate takes ~0.5 s
+
         g = target.density_1d(x)
         flux = cumulative_trapezoid((w * x + bias) * g, x, initial=0.0)
         k = np.where(g > 1e-300, flux / np.maximum(g, 1e-300), 0.0)

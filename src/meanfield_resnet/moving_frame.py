@@ -35,7 +35,7 @@ import numpy as np
 
 from . import finite_volume as fv
 from ._jit import jit
-from .activations import closed_flow, sigma
+from .activations import IDENTITY, closed_flow, sigma, sigma_inplace
 
 STAGED, CLOSED, AFFINE = 0, 1, 2  # how the box edges move (see the module's docstring)
 DONE, CFL_BROKEN, BOX_COLLAPSED = 0, 1, 2  # the status :func:`frame_steps` returns
@@ -119,18 +119,21 @@ def fill_geometry(code, axes, moving, weight, bias, lower, upper, refs, geometry
     arrays of ``geometry0`` (axis 0) and ``geometry1`` (axis 1 in 2-D), each (offsets,
     coords, across, along, motion) as finite_volume.Geometry; ``across`` and ``along`` are
     fixed by the caller. ``refs`` = the reference faces and centres of axis 0, then of
-    axis 1 (in 1-D axis 0's again). In 1-D the row pass has one line, offset b; in 2-D the
-    column pass (axis 0) has an offset b_0 + W_00 x_0 per face row and the slope W_01 along
-    the cell centres of axis 1, the row pass (axis 1) an offset b_1 + W_10 x_0 per cell row
-    and the slope W_11 along the faces of axis 1."""
+    axis 1 (in 1-D axis 0's again). In 1-D the row pass has one line and carries σ's values
+    v = σ(b + w x) at the faces (offset 0, slope 1: the passes then apply the identity,
+    :func:`pass_code`, and compute the same bits as from x); in 2-D the column pass (axis 0)
+    has an offset b_0 + W_00 x_0 per face row and the slope W_01 along the cell centres of
+    axis 1, the row pass (axis 1) an offset b_1 + W_10 x_0 per cell row and the slope W_11
+    along the faces of axis 1."""
     faces0, centres0, faces1, centres1 = refs
     width0 = upper[0] - lower[0]
     offsets, coords, _, _, motion = geometry0
-    if axes == 1:
-        offsets[0] = bias[0]
+    if axes == 1:  # σ's values at the faces, once for the step size and the stage
+        offsets[0] = 0.0
         for k in range(coords.size):
-            coords[k] = lower[0] + width0 * faces0[k]
-        _set_motion(code, moving, offsets, weight[0, 0], coords, True, width0, motion)
+            coords[k] = bias[0] + weight[0, 0] * (lower[0] + width0 * faces0[k])
+        sigma_inplace(code, coords, coords.size)
+        _set_motion(IDENTITY, moving, offsets, 1.0, coords, True, width0, motion)
         return
     width1 = upper[1] - lower[1]
     for f in range(offsets.size):
@@ -144,6 +147,13 @@ def fill_geometry(code, axes, moving, weight, bias, lower, upper, refs, geometry
     for k in range(coords.size):
         coords[k] = lower[1] + width1 * faces1[k]
     _set_motion(code, moving, offsets, weight[1, 1], coords, True, width1, motion)
+
+
+@jit
+def pass_code(code, axes):
+    """σ's code as the passes apply it: the identity in 1-D, whose geometry carries σ's
+    values (:func:`fill_geometry`)."""
+    return IDENTITY if axes == 1 else code
 
 
 @jit
@@ -249,6 +259,7 @@ def frame_steps(code, axes, moving, weight, bias, beta, mode, matrix, cap, cfl, 
     :data:`CFL_BROKEN` (worst = 2 d λ max|ũ| of the offending stage) or
     :data:`BOX_COLLAPSED` after the step that broke it."""
     geometry0, geometry1 = _geometry_buffers(axes, refs)
+    passes = pass_code(code, axes)
     feedback = not math.isnan(beta)
     mean, stage_bias = np.zeros(axes), bias.copy()
     base_lower, base_upper = lower.copy(), upper.copy()
@@ -262,7 +273,8 @@ def frame_steps(code, axes, moving, weight, bias, beta, mode, matrix, cap, cfl, 
             stage_bias = beta * mean
         fill_geometry(code, axes, moving, weight, stage_bias, lower, upper, refs, geometry0,
                       geometry1)  # fmt: skip
-        dt = min(_step_size(code, axes, moving, geometry0, geometry1, cap, cfl, g, parts), nxt - t)
+        dt = min(_step_size(passes, axes, moving, geometry0, geometry1, cap, cfl, g, parts),
+                 nxt - t)  # fmt: skip
         exact = False
         if moving and mode == AFFINE:
             if dt != last_dt:
@@ -284,7 +296,7 @@ def frame_steps(code, axes, moving, weight, bias, beta, mode, matrix, cap, cfl, 
                     stage_bias = beta * mean
                 fill_geometry(code, axes, moving, weight, stage_bias, lower, upper, refs,
                               geometry0, geometry1)  # fmt: skip
-            worst, top = fv.euler_stage(code, axes, geometry0, geometry1, moving, alpha, share,
+            worst, top = fv.euler_stage(passes, axes, geometry0, geometry1, moving, alpha, share,
                                         dt, top, g, stage_in, out, parts)  # fmt: skip
             if worst > 1.0 + 1e-9:
                 return steps, t, scale, swapped, CFL_BROKEN, worst

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from . import diffusion, exact, fokker_planck, io, network, vlasov
 from .activations import ACTIVATIONS
@@ -38,6 +37,8 @@ def _final_cells(pde: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 def fit_power_law(m: np.ndarray, w1: np.ndarray) -> dict[str, float]:
     """Least-squares slope p of log W1 = c + p log M over all (M, seed) pairs, with its
     standard error and 95 % confidence interval (Student t)."""
+    from scipy import stats  # imported where used (~1 s): the sweep points never need it
+
     x, y = np.log(m.ravel()), np.log(w1.ravel())
     res = stats.linregress(x, y)
     half = stats.t.ppf(0.975, x.size - 2) * res.stderr

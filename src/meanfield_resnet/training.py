@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
 from . import adjoint, backprop, vlasov
 from .settings import Segment
@@ -122,6 +121,8 @@ def train(
         history.append(float(value))
         evaluated[np.asarray(theta, dtype=float).tobytes()] = np.asarray(grad, dtype=float)
         return float(value), np.asarray(grad, dtype=float)
+
+    from scipy.optimize import minimize  # imported where used: the figure jobs import this
 
     theta0 = np.asarray(theta0, dtype=float)
     initial = safe(theta0)[0]

@@ -124,6 +124,13 @@ class VlasovProblem:
         return not self.frame.moving and self.feedback is None
 
     @property
+    def pass_code(self) -> int:
+        """σ's code as the passes apply it: in 1-D the geometry carries σ's values at the
+        faces (on a fixed frame without feedback evaluated once per segment), and the passes
+        apply the identity to them (moving_frame.pass_code)."""
+        return moving_frame.pass_code(self.code, self.dimension)
+
+    @property
     def dimension(self) -> int:
         return len(self.frame.cells)
 
@@ -228,6 +235,9 @@ def _geometry(problem, g, t, lower, upper, mass0):
         if frame.moving:
             da, dz = fv.edge_velocities(code, offsets, slope, coords, rows)
         motion = np.array([slope, da, dz, upper[r] - lower[r]])
+        if d == 1:  # σ's values at the faces, v = 0 + 1 v in the passes: the same bits
+            coords = fv.face_velocities(code, offsets[0], slope, coords)
+            offsets, motion[fv.SLOPE] = np.zeros(1), 1.0
         out.append((rows, fv.Geometry(offsets, coords, across, along, motion)))
     return out
 
@@ -237,7 +247,7 @@ def _stage_geometry(problem, geometry) -> tuple:
     the geometry of axis 0 and of the last axis (as plain tuples), and whether the frame is
     closed (moving)."""
     first, last = tuple(geometry[0][1]), tuple(geometry[-1][1])
-    return (problem.code, problem.dimension, first, last, problem.frame.moving)
+    return (problem.pass_code, problem.dimension, first, last, problem.frame.moving)
 
 
 def _check_box(lower, upper, t):
@@ -268,7 +278,8 @@ def _step_size(problem, g, t, lower, upper, mass0):
     limits = [problem.frame_step / max(problem.lipschitz(), 1e-300)]
     measure = fv.stage_parameters(0.0, 1.0, True, False, 1.0, 0.0, problem.frame.moving, 1.0)
     for r, (rows, geo) in enumerate(_geometry(problem, g, t, lower, upper, mass0)):
-        top, _ = fv.axis_pass(rows, problem.code, tuple(geo), measure, g, g, g, fv.parallel_parts())
+        top, _ = fv.axis_pass(rows, problem.pass_code, tuple(geo), measure, g, g, g,
+                              fv.parallel_parts())  # fmt: skip
         if top > 0:
             limits.append(problem.cfl / (2 * d * problem.frame.cells[r] * top))
     return min(limits)
