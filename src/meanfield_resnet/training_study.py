@@ -24,6 +24,7 @@ constant (w_s, b_s) over [0, final_time], |w_s| <= max_weight, |b_s| <= max_bias
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import xarray as xr
@@ -302,6 +303,13 @@ def hessian(objective, theta, step: float = 1e-5) -> np.ndarray:
     return 0.5 * (h + h.T)
 
 
+def expected_objective(setup: TrainingSetup, theta) -> tuple[float, np.ndarray]:
+    """(J, ∇J) of the network's expected loss at θ (:func:`expected_gradient`), in the form
+    training.train and :func:`hessian` take."""
+    g = expected_gradient(setup, theta)
+    return g.value, g.flat
+
+
 def monte_carlo_covariance(setup: TrainingSetup, theta, points, batches: int) -> np.ndarray:
     """Covariance of the minimiser θ_M of the M-sample loss about the minimiser θ* of the
     expected loss, to first order (the sandwich formula of M-estimators):
@@ -312,11 +320,7 @@ def monte_carlo_covariance(setup: TrainingSetup, theta, points, batches: int) ->
     S the covariance of one sample's loss gradient, estimated from the gradients of
     ``batches`` equal batches of ``points``: S ≈ (M / batches) Cov(batch gradient)."""
 
-    def expected(th):
-        g = expected_gradient(setup, th)
-        return g.value, g.flat
-
-    h = hessian(expected, np.asarray(theta, float))
+    h = hessian(partial(expected_objective, setup), np.asarray(theta, float))
     loss = setup.loss
     grads = [
         backprop.gradient(
@@ -369,11 +373,8 @@ def parameter_agreement(config: Config, log=None) -> xr.Dataset:
     theta0 = mean_field.theta
     say(f"mean field: θ = {theta0}, J = {mean_field.value:.6g}, best of {[r.value for r in runs]}")
 
-    def expected(th):
-        g = expected_gradient(setup, th)
-        return g.value, g.flat
-
-    limit = training.train(expected, mean_field.theta, setup.bounds, setup.max_iterations)
+    limit = training.train(partial(expected_objective, setup), mean_field.theta, setup.bounds,
+                           setup.max_iterations)  # fmt: skip
     reason = identifiability(setup, theta0)
     try:
         covariance = monte_carlo_covariance(
