@@ -396,17 +396,6 @@ def step_sizes(t, dt, nxt, limit):
 
 
 @jit
-def face_velocities(code, offset, slope, coords):
-    """σ(offset + slope x) at the faces x = ``coords``, as :func:`relative_velocity`
-    evaluates it (the same operations, so the same bits)."""
-    v = np.empty(coords.size)
-    for k in range(coords.size):
-        v[k] = offset + slope * coords[k]
-    sigma_inplace(code, v, v.size)
-    return v
-
-
-@jit
 def edge_velocities(code, offsets, slope, coords, rows):
     """(min v on the lower edge, max v on the upper edge) of a pass's geometry: for the row
     pass the first and last face of every row, for the column pass every column of the

@@ -157,7 +157,7 @@ def pass_code(code, axes):
 
 
 @jit
-def _geometry_buffers(axes, refs):
+def geometry_buffers(axes, refs):
     """Arrays for :func:`fill_geometry`, with the fixed ``across`` and ``along`` set."""
     faces0, centres0, faces1, _ = refs
     if axes == 1:
@@ -258,7 +258,7 @@ def frame_steps(code, axes, moving, weight, bias, beta, mode, matrix, cap, cfl, 
     Returns (steps, t, max |g|, swapped, status, worst): status :data:`DONE`, or
     :data:`CFL_BROKEN` (worst = 2 d λ max|ũ| of the offending stage) or
     :data:`BOX_COLLAPSED` after the step that broke it."""
-    geometry0, geometry1 = _geometry_buffers(axes, refs)
+    geometry0, geometry1 = geometry_buffers(axes, refs)
     passes = pass_code(code, axes)
     feedback = not math.isnan(beta)
     mean, stage_bias = np.zeros(axes), bias.copy()

@@ -211,35 +211,17 @@ def _per_segment(compute):
 
 @_per_segment
 def _geometry(problem, g, t, lower, upper, mass0):
-    """Per physical axis r: (row pass?, the pass's fv.Geometry) with
-    v_r = σ(offsets + slope x) on its lines of faces and the frame rates (a'_r, z'_r)."""
-    frame, d, code = problem.frame, problem.dimension, problem.code
+    """Per physical axis r: (row pass?, the pass's fv.Geometry) with v_r = σ(offsets + slope x)
+    on its lines of faces (in 1-D σ's values themselves) and the frame rates (a'_r, z'_r),
+    as moving_frame.fill_geometry makes them at every stage of a moving frame."""
+    d, refs = problem.dimension, _references(problem.frame)
     weight, bias = _bias(problem, g, t, lower, upper, mass0)
-    faces = [frame.physical(r, frame.reference_faces(r), lower, upper) for r in range(d)]
-    centres = [frame.physical(r, frame.reference_centres(r), lower, upper) for r in range(d)]
-    out = []
-    for r in range(d):
-        rows = r == d - 1  # the last axis is contiguous in memory
-        if d == 1:
-            offsets = np.array([bias[0]])
-        elif rows:
-            offsets = bias[1] + weight[1, 0] * centres[0]
-        else:
-            offsets = bias[0] + weight[0, 0] * faces[0]
-        slope = float(weight[r, d - 1])
-        coords = faces[r] if rows else centres[d - 1]
-        eta = frame.reference_faces(r)
-        across = np.zeros(offsets.size) if rows else eta
-        along = eta if rows else np.zeros(coords.size)
-        da = dz = 0.0
-        if frame.moving:
-            da, dz = fv.edge_velocities(code, offsets, slope, coords, rows)
-        motion = np.array([slope, da, dz, upper[r] - lower[r]])
-        if d == 1:  # σ's values at the faces, v = 0 + 1 v in the passes: the same bits
-            coords = fv.face_velocities(code, offsets[0], slope, coords)
-            offsets, motion[fv.SLOPE] = np.zeros(1), 1.0
-        out.append((rows, fv.Geometry(offsets, coords, across, along, motion)))
-    return out
+    first, last = moving_frame.geometry_buffers(d, refs)
+    moving_frame.fill_geometry(problem.code, d, problem.frame.moving,
+                               np.ascontiguousarray(weight, dtype=float),
+                               np.ascontiguousarray(bias, dtype=float), lower, upper, refs,
+                               first, last)  # fmt: skip
+    return [(r == d - 1, fv.Geometry(*geo)) for r, geo in enumerate((first, last)[:d])]
 
 
 def _stage_geometry(problem, geometry) -> tuple:
