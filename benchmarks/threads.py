@@ -27,9 +27,12 @@ import numpy as np
 from common import log, subject_main
 
 CASES = {
-    # name: (what, size, final time)
-    "vlasov_1d_fixed_8000": ("fixed", 8000, 0.3),
-    "vlasov_1d_moving_3000": ("moving", 3000, 0.3),
+    # name: (what, cells per axis or particles, final time): solves of 0.3-2 s on one thread
+    "vlasov_1d_fixed_8000": ("fixed", 8000, 2.0),
+    "vlasov_1d_moving_3000": ("moving", 3000, 3.0),
+    "vlasov_1d_fixed_32000": ("fixed", 32000, 0.3),
+    "vlasov_2d_moving_160": ("moving_2d", 160, 2.0),
+    "vlasov_2d_fixed_512": ("fixed_2d", 512, 0.2),
     "particles_1d_1e6": ("particles", 1_000_000, None),
 }
 SMOKE = {"vlasov_1d_fixed_2500": ("fixed", 2500, 0.05)}
@@ -41,23 +44,36 @@ def _solve(kind, size, final_time):
     from meanfield_resnet.distributions import Distribution
     from meanfield_resnet.settings import constant_segments
 
-    law = Distribution("gaussian", mean_=np.array([0.0]), std=np.array([0.5]))
-    segments = constant_segments(-0.7, 0.4)
+    d = 2 if kind.endswith("_2d") else 1
+    law = Distribution("gaussian", mean_=np.zeros(d), std=np.full(d, 0.5))
+    if d == 1:
+        segments = constant_segments(-0.7, 0.4)
+    else:
+        segments = constant_segments([[-0.7, 0.2], [0.1, -0.5]], [0.4, -0.2], 2)
     if kind == "particles":
         x0 = law.sample(np.random.default_rng(0), size)
         return lambda: network.simulate(x0, "tanh", segments, 1.0, 100, np.array([100]))
-    box = [[-6.0, 6.0]] if kind == "fixed" else law.support()
-    frame = vlasov.Frame.from_box(box, size, kind == "moving")
+    moving = kind.startswith("moving")
+    box = law.support() if moving else [[-6.0, 6.0]] * d
+    frame = vlasov.Frame.from_box(box, [size] * d, moving)
     problem = vlasov.VlasovProblem("tanh", segments, None, frame)
-    masses = law.cell_probabilities([frame.edges(0)])
+    masses = law.cell_probabilities([frame.edges(r) for r in range(d)])
     return lambda: vlasov.solve(problem, masses, [0.0, final_time])
 
 
-def child(name, threads):
-    """Run in the child process: best of three after a warm-up, as JSON on stdout."""
+def child(name, threads, passes):
+    """Run in the child process: best of three after a warm-up, as JSON on stdout.
+    ``passes``: "timed" (the solver's choice between parallel and serial passes) or
+    "parallel" (parallel passes throughout, as before the choice existed)."""
+    from functools import partial
+
+    from meanfield_resnet import vlasov
     from meanfield_resnet._jit import set_threads
+    from meanfield_resnet.parallel import ThreadChoice
 
     set_threads(threads)
+    if passes == "parallel":
+        vlasov.ThreadChoice = partial(ThreadChoice, measure=False)
     kind, size, final_time = {**CASES, **SMOKE}[name]
     solve = _solve(kind, size, final_time)
     solve()
@@ -82,16 +98,16 @@ def neighbour(busy):
             proc.wait()
 
 
-def measure(name, threads, busy):
+def measure(name, threads, busy, passes="timed"):
     with neighbour(busy):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", name, str(threads)],
+            [sys.executable, __file__, "--child", name, str(threads), passes],
             capture_output=True, text=True, timeout=600, check=True,
         )  # fmt: skip
     wall = json.loads(out.stdout.strip().splitlines()[-1])["wall_s"]
     policy = os.environ.get("GOMP_SPINCOUNT", "300 (package default)")
     row = {"case": name, "threads": threads, "neighbour": busy, "wall_s": wall,
-           "gomp_spincount": policy}  # fmt: skip
+           "passes": passes, "gomp_spincount": policy}  # fmt: skip
     log(row)
     return row
 
@@ -99,8 +115,12 @@ def measure(name, threads, busy):
 def run(full=False, smoke=False):
     """The rows of this subject, keyed as in benchmarks.json."""
     cases = SMOKE if smoke else CASES
-    rows = [measure(name, threads, busy)
-            for name in cases for busy in (False, True) for threads in (1, 2)]  # fmt: skip
+    rows = []
+    for name in cases:
+        for busy in (False, True):
+            rows += [measure(name, 1, busy), measure(name, 2, busy)]
+            if cases[name][0] != "particles":  # the passes without the timed choice
+                rows.append(measure(name, 2, busy, "parallel"))
     return {"threads_beside_neighbour": rows}
 
 
@@ -109,7 +129,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        child(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         main()

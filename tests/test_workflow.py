@@ -114,16 +114,18 @@ def job_resources(output: str) -> dict[str, set]:
     return jobs
 
 
-SOLVER_RULES = ("particles", "pde", "solver_study", "training_run", "training_gradient",
-                "training_agreement")  # fmt: skip
+TRAINING_RULES = ("training_run", "training_gradient", "training_agreement")
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])
 def test_jobs_ask_for_the_resources_declared_in_the_rules(workdir, profile):
-    """Threads and memory are declared once (rules/common.smk): 2 threads and 4000 MB for a
-    solver job, 8000 MB and an hour for the mean-field study, the same locally (the default
-    profile) and on SLURM, where the other jobs get the profile's defaults and a job's CPUs
-    are its threads (no cpus_per_task)."""
+    """Threads and memory are declared once (rules/common.smk): 4000 MB for a solver job,
+    with 2 threads for the training jobs, 1 for the solver studies, and for the pde and
+    particles jobs 2 only where their kernels can use them (the .test grids and networks
+    are small; tests/test_parallel.py has the sizes, and the default config's jobs are
+    checked below); 8000 MB and an hour for the mean-field study. The same locally (the
+    default profile) and on SLURM, where the other jobs get the profile's defaults and a
+    job's CPUs are its threads (no cpus_per_task)."""
     args = ["-n", "all", "studies"]
     if profile == "slurm":
         args += ["--profile", str(ROOT / "workflow/profiles/slurm")]
@@ -133,14 +135,44 @@ def test_jobs_ask_for_the_resources_declared_in_the_rules(workdir, profile):
     site = (("slurm_partition", "debug"),) if profile == "slurm" else ()
     light = (("mem_mb", "1000"), ("runtime", "30"), *site) if profile == "slurm" else ()
     runtime = (("runtime", "30"),) if profile == "slurm" else ()
+    solver = tuple(sorted((("mem_mb", "4000"), *runtime, *site)))
     expected = {
-        **{rule: {(2, tuple(sorted((("mem_mb", "4000"), *runtime, *site))))}
-           for rule in SOLVER_RULES},
+        **{rule: {(2, solver)} for rule in TRAINING_RULES},
+        "solver_study": {(1, solver)},
+        "pde": {(1, solver)},  # the .test grids are below the parallel size
+        "particles": {(1, solver)},  # and its networks small
         "meanfield_study": {(2, tuple(sorted((("mem_mb", "8000"), ("runtime", "60"), *site))))},
-    }  # fmt: skip
+    }
     assert set(expected) < set(jobs) and len(jobs) > len(expected) + 5, jobs
     for rule, entries in jobs.items():
         assert entries == expected.get(rule, {(1, tuple(sorted(light)))}), (rule, entries)
+
+
+def test_the_default_config_asks_for_threads_where_its_grids_and_networks_are_large(tmp_path):
+    """With the default config, the pde jobs of the 2-D experiments (160² cells) and the
+    particles jobs of the stochastic networks (about a second of kernel each) ask for 2
+    threads; the 1-D Vlasov and Fokker-Planck grids and the deterministic networks of 10^5
+    particles for 1."""
+    import re
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    res = run(["-n", "--cores", "2", "all"], tmp_path)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    threads = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", res.stdout + res.stderr):
+        head = re.match(r"rule (pde|particles):", block)
+        if head:
+            experiment = re.search(r"wildcards: experiment=(\w+)", block).group(1)
+            count = re.search(r"^\s+threads: (\d+)$", block, re.M)
+            threads[(head.group(1), experiment)] = int(count.group(1)) if count else 1
+    two = {key for key, n in threads.items() if n == 2}
+    assert two == {
+        ("pde", "fig6_regression_2d"),
+        ("pde", "fig8_novel_target"),
+        ("particles", "fig9_fokker_planck"),
+        ("particles", "fit_uniform"),
+    }, threads
+    assert len(threads) > 15 and set(threads.values()) == {1, 2}
 
 
 #: the figures of rules/training.smk (their own rules, not FIGURES)

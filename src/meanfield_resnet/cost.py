@@ -18,6 +18,13 @@ SECONDS_PER = {
 JOB_SECONDS = 7200.0
 
 
+def network_seconds(exp: Experiment, particles: int) -> float:
+    """Estimated one-core seconds of the network's kernel for ``particles`` particles of
+    ``exp`` (its layers; stochastic when it has a diffusion)."""
+    kind = "particle-layer" if exp.diffusion is None else "stochastic particle-layer"
+    return particles * exp.dimension * exp.particles["layers"] * SECONDS_PER[kind]
+
+
 class CostError(RuntimeError):
     """A job whose estimated cost exceeds ``limits.job_seconds``."""
 

@@ -35,6 +35,7 @@ from numba import prange
 
 from ._jit import bits_from_float, float_from_bits, jit
 from .activations import sigma, sigma_inplace
+from .parallel import PARALLEL_CELLS
 
 SIXTH = 1.0 / 6.0  # multiplications, not divisions (divisions bound the kernel's speed)
 SLOPE, DA, DZ, WIDTH = 0, 1, 2, 3  # the ``motion`` array: [slope, a', z', z - a]
@@ -286,7 +287,6 @@ def stage_parameters(alpha, beta, init, update, lam, dtn, closed, eps):
                      1.0 if closed else 0.0, eps])  # fmt: skip
 
 
-PARALLEL_CELLS = 2048  # below this a pass runs serially (fork/join costs more than it saves)
 EPSILON = 1e-40  # WENO-Z smoothness regulariser, scaled by the data's magnitude in epsilon()
 # Shu-Osher SSP-RK3: stage k = α_k g^n + β_k (g^(k-1) + Δt L(g^(k-1))), (α_k, β_k) below
 SSP_RK3 = ((0.0, 1.0), (0.75, 0.25), (1.0 / 3.0, 2.0 / 3.0))

@@ -9,7 +9,7 @@ import xarray as xr
 
 from . import io, network
 from .activations import activation_code, sigma_slope_bound
-from .cost import SECONDS_PER, check_cost
+from .cost import check_cost, network_seconds
 from .experiment import diffusion_and_bias, initial_law
 from .settings import Config, Experiment
 
@@ -35,10 +35,9 @@ def particles_dataset(
     else:
         record = np.round(exp.output_times / dt).astype(int)
     k, segments = diffusion_and_bias(exp, data)
-    rate = SECONDS_PER["stochastic particle-layer" if k is not None else "particle-layer"]
-    work = x0.size * layers
-    check_cost(config, exp, "the network", work * rate, f"{x0.shape[0]} particles x {layers} "
-               "layers", "particles.count or particles.layers", log)  # fmt: skip
+    check_cost(config, exp, "the network", network_seconds(exp, x0.shape[0]),
+               f"{x0.shape[0]} particles x {layers} layers",
+               "particles.count or particles.layers", log)  # fmt: skip
     _warn_unstable_layers(exp, segments, dt, log)
     states = network.simulate(
         x0,

@@ -41,6 +41,7 @@ genuinely 2-D data. Mass is conserved to round-off (flux form, zero boundary flu
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -50,6 +51,7 @@ from . import finite_volume as fv
 from . import moving_frame
 from ._jit import subnormals_flushed
 from .activations import activation_code, has_closed_flow, sigma_slope_bound
+from .parallel import ThreadChoice
 from .progress import Progress
 
 
@@ -329,17 +331,22 @@ def solve(problem: VlasovProblem, initial, output_times, log=None) -> VlasovSolu
     work = [np.empty_like(state[0]) for _ in range(3)]
     stops = sorted({float(s.until) for s in problem.segments if np.isfinite(s.until)})
     t, steps, out, progress = 0.0, 0, [], Progress(log)
+    threads = ThreadChoice(g.size, fv.parallel_parts())
     for t_out in np.asarray(output_times, dtype=float):
         while _short_of(t, t_out):
             nxt = min([t_out] + [s for s in stops if s > t + 1e-13])
+            parts, limit = threads.next_chunk(CHUNK)
+            start = time.perf_counter()
             if problem.fixed_geometry:  # the steps to nxt in compiled calls of CHUNK steps
                 dt = _step_size(problem, state[0], t, state[1], state[2], mass0)
-                dts, t_next = _steps_until(t, dt, nxt)
-                state = _ssp_rk3_steps(problem, state, t, dts, mass0, work)
-                t, steps = t_next, steps + dts.size
+                dts, t_next = fv.step_sizes(float(t), float(dt), float(nxt), limit)
+                state = _ssp_rk3_steps(problem, state, t, dts, mass0, work, parts)
+                t, taken = t_next, dts.size
             else:  # geometry changing from stage to stage: compiled calls of a few steps
-                state, t, taken = _frame_steps(problem, state, t, nxt, mass0, work)
-                steps += taken
+                state, t, taken = _frame_steps(problem, state, t, nxt, mass0, work, limit,
+                                               parts)  # fmt: skip
+            threads.record(parts, taken, time.perf_counter() - start)
+            steps += taken
             progress.report(t, t_out, steps)
         g, lower, upper = state[0].reshape(frame.cells), state[1], state[2]
         out.append(_record(problem, g, lower, upper, t, steps, mass0, cell))
@@ -348,6 +355,8 @@ def solve(problem: VlasovProblem, initial, output_times, log=None) -> VlasovSolu
                 f"t = {t:g}: {steps} steps, mass {out[-1][3]:.15g}, "
                 f"box {np.round(lower, 6).tolist()}..{np.round(upper, 6).tolist()}"
             )
+    if log is not None and threads.adaptive:
+        log(threads.summary())
     fields = list(zip(*out, strict=True))
     return VlasovSolution(
         times=np.asarray(output_times, dtype=float),
@@ -374,13 +383,6 @@ CHUNK = 20_000  # steps per compiled call (progress is logged between calls)
 CHUNK_CELL_STEPS = 20_000_000  # and at most this many cell-steps per call of a moving frame
 
 
-def _steps_until(t, dt, nxt):
-    """The step sizes from t towards nxt with steps of at most dt (the last one cut), at
-    most CHUNK of them, and the time reached: the same steps, to the bit, as one step at a
-    time."""
-    return fv.step_sizes(float(t), float(dt), float(nxt), CHUNK)
-
-
 def _references(frame) -> tuple:
     """The reference faces and centres of axis 0, then of the last axis (in 1-D axis 0's
     again), as moving_frame.fill_geometry takes them."""
@@ -400,24 +402,25 @@ def _edge_mode(problem, seg) -> tuple[int, np.ndarray]:
     return moving_frame.STAGED, np.zeros((1, 1))
 
 
-def _frame_steps(problem, state, t, nxt, mass0, work):
+def _frame_steps(problem, state, t, nxt, mass0, work, limit, parts):
     """SSP-RK3 steps from t towards nxt on a geometry that changes from stage to stage (a
-    moving frame, or the feedback bias), in one compiled call of at most CHUNK steps
-    (moving_frame.frame_steps); raises where a step broke the CFL bound or collapsed the
-    box. Returns the new state, the time reached and the steps taken."""
+    moving frame, or the feedback bias), in one compiled call of at most ``limit`` steps
+    (and CHUNK_CELL_STEPS cell-steps; moving_frame.frame_steps), each pass cut into
+    ``parts`` ranges; raises where a step broke the CFL bound or collapsed the box. Returns
+    the new state, the time reached and the steps taken."""
     g, lower, upper, scale = state
     seg, frame = problem.segment(t), problem.frame
     mode, matrix = _edge_mode(problem, seg)
     beta = np.nan if problem.feedback is None else float(problem.feedback)
     cap = problem.frame_step / max(problem.lipschitz(), 1e-300)
     cell = float(np.prod([1.0 / n for n in frame.cells]))
-    limit = max(1, min(CHUNK, CHUNK_CELL_STEPS // g.size))
+    limit = max(1, min(limit, CHUNK_CELL_STEPS // g.size))
     weight = np.ascontiguousarray(seg.weight, dtype=float)
     bias = np.ascontiguousarray(seg.bias, dtype=float)
     taken, t, scale, swapped, status, worst = moving_frame.frame_steps(
         problem.code, problem.dimension, frame.moving, weight, bias, beta, mode, matrix, cap,
         problem.cfl, mass0, cell, _references(frame), float(t), float(nxt),
-        float(seg.until) - 1e-12, limit, scale, g, lower, upper, *work, fv.parallel_parts(),
+        float(seg.until) - 1e-12, limit, scale, g, lower, upper, *work, parts,
     )  # fmt: skip
     if swapped:
         g, work[2] = work[2], g
@@ -428,13 +431,14 @@ def _frame_steps(problem, state, t, nxt, mass0, work):
     return (g, lower, upper, scale), t, taken
 
 
-def _ssp_rk3_steps(problem, state, t, dts, mass0, work):
-    """SSP-RK3 steps of sizes ``dts`` from t on a fixed geometry, in one compiled call
-    (fv.ssp_rk3_steps: the same stages as :func:`_ssp_rk3`, without Python between them)."""
+def _ssp_rk3_steps(problem, state, t, dts, mass0, work, parts):
+    """SSP-RK3 steps of sizes ``dts`` (the same bits as one step at a time: fv.step_sizes)
+    from t on a fixed geometry, in one compiled call (fv.ssp_rk3_steps), each pass cut into
+    ``parts`` ranges."""
     g, lower, upper, scale = state
     geometry = _geometry(problem, g, t, lower, upper, mass0)
     done, scale, swapped, worst = fv.ssp_rk3_steps(
-        *_stage_geometry(problem, geometry), dts, scale, g, *work, fv.parallel_parts()
+        *_stage_geometry(problem, geometry), dts, scale, g, *work, parts
     )
     _check_cfl(worst, t + dts[:done].sum())
     if swapped:

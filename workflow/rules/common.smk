@@ -4,6 +4,7 @@ from pathlib import Path
 from meanfield_resnet.code_inputs import package_files
 from meanfield_resnet.figures import FIGURES
 from meanfield_resnet.figures import experiments as figure_experiments
+from meanfield_resnet.parallel import job_threads
 from meanfield_resnet.settings import check_config_files, validate_config
 
 # Stops the run before any job with a message naming the offending key.
@@ -19,11 +20,16 @@ FIGURE_NAMES = list(FIGURES)
 SCRIPTS = Path(workflow.basedir) / "scripts"
 
 # What a solver job asks for, declared here once for every executor (the particles, pde,
-# meanfield_study and solver_study rules). Threads: a job runs its numba kernels on that
-# many threads (jobs.start calls numba.set_num_threads), and on SLURM they are the job's
-# --cpus-per-task (the executor's default when a job sets no cpus_per_task). Memory in MB:
-# a local run limits it only under `--resources mem_mb=...`; on SLURM it is the job's
-# --mem. A site that needs more overrides it in its profile (set-resources).
+# meanfield_study, solver_study and training rules). Threads: a job runs its numba kernels
+# on that many threads (jobs.start calls numba.set_num_threads), and on SLURM they are the
+# job's --cpus-per-task (the executor's default when a job sets no cpus_per_task). A pde or
+# particles job asks for SOLVER_THREADS only where its kernels can use them (job_threads:
+# a Vlasov grid of 2048 cells or more, about a second of particle kernel or more), else 1,
+# so that a serial job does not keep a second core idle; the solver studies (under a
+# second of small grids) ask for 1, the mean-field study and the training jobs (10^5-10^6
+# particles: 1.4x faster on 2 threads, measured) for SOLVER_THREADS. Memory in MB: a local run limits it
+# only under `--resources mem_mb=...`; on SLURM it is the job's --mem. A site that needs
+# more overrides it in its profile (set-resources).
 SOLVER_THREADS = 2
 SOLVER_RESOURCES = {"mem_mb": 4000}
 # the mean-field study holds M = 10^6 particles of several seeds and runs longest (minutes)
@@ -86,6 +92,16 @@ def get_figure_inputs(wildcards):
         f"results/verification/{e}.nc" for e in figure_experiments(wildcards.figure)
     ]
     return inputs
+
+
+def solver_threads(stage):
+    """The threads of a ``pde`` or ``particles`` job (see SOLVER_THREADS)."""
+
+    def threads(wildcards):
+        experiment = SETTINGS.experiments[wildcards.experiment]
+        return job_threads(experiment, stage, SOLVER_THREADS)
+
+    return threads
 
 
 def get_experiment_settings(wildcards):

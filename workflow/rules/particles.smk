@@ -10,7 +10,7 @@ rule particles:
         "results/benchmarks/particles/{experiment}.tsv"
     conda:
         "../../environment.yml"
-    threads: SOLVER_THREADS
+    threads: solver_threads("particles")
     resources:
         **SOLVER_RESOURCES,
     params:

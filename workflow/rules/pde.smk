@@ -10,7 +10,7 @@ rule pde:
         "results/benchmarks/pde/{experiment}.tsv"
     conda:
         "../../environment.yml"
-    threads: SOLVER_THREADS
+    threads: solver_threads("pde")
     resources:
         **SOLVER_RESOURCES,
     params:

@@ -51,7 +51,6 @@ rule solver_study:
         study="|".join(package_studies.SOLVER_STUDIES),
     conda:
         "../../environment.yml"
-    threads: SOLVER_THREADS
     resources:
         **SOLVER_RESOURCES,
     script:
