@@ -64,7 +64,7 @@ class ThreadChoice:
     PROBE_SECONDS = 0.005
     CHUNK_SECONDS = 0.05
     FIRST_WAIT, MAX_WAIT = 4, 64
-    FIRST_PROBE_CELL_STEPS = 200_000  # the first probe's size, before any cost is known
+    FIRST_PROBE_CELL_STEPS = 50_000  # the first probe's size, before any cost is known
     MIN_SECONDS = 2e-4  # shorter chunks (cut by an output time) are not measured
 
     def __init__(self, cells: int, parts: int, measure: bool = True):
