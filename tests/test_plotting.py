@@ -5,6 +5,7 @@ from statistics import NormalDist
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import QuadMesh
 import pytest
 import xarray as xr
 
@@ -128,3 +129,23 @@ def test_2d_panel_of_a_concentrated_law_gets_an_inset_at_its_own_scale():
     assert inset.get_ylim() == pytest.approx(
         (ds.view_lower.values[2, 1], ds.view_upper.values[2, 1])
     )
+
+
+def test_2d_densities_are_images_in_the_pdf(tmp_path):
+    """The density meshes are rasterised: the PDF holds an image per mesh, and is smaller
+    than the same figure with one vector path per cell (already on 24² cells)."""
+    times = np.array([0.0, 1.0])
+    ds = figures.density_2d_snapshots(_law_2d(times, np.ones(2), np.ones(2)), times)
+    sizes = {}
+    for rasterized in (True, False):
+        fig = plotting.densities_2d(ds, "test")
+        meshes = [a for ax in fig.axes for a in ax.collections if isinstance(a, QuadMesh)]
+        assert meshes and all(mesh.get_rasterized() for mesh in meshes)
+        for mesh in meshes:
+            mesh.set_rasterized(rasterized)
+        path = tmp_path / f"{rasterized}.pdf"
+        plotting.save(fig, str(tmp_path / "f.png"), str(path))
+        pdf = path.read_bytes()
+        assert (pdf.count(b"/Subtype /Image") >= len(meshes)) == rasterized
+        sizes[rasterized] = len(pdf)
+    assert sizes[True] < 0.7 * sizes[False], sizes
