@@ -5,9 +5,9 @@ from statistics import NormalDist
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.collections import QuadMesh
 import pytest
 import xarray as xr
+from matplotlib.collections import QuadMesh
 
 from meanfield_resnet import figures, plotting
 
