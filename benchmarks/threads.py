@@ -1,7 +1,9 @@
 """Threads beside a busy neighbour: each case solved with 1 and 2 numba threads, alone and
 with one other process spinning on a core (as on a shared cluster node, or beside another
 Snakemake job). The target: with the neighbour, no solve slower than the 1-thread run of the
-same problem.
+same problem. With 2 threads each Vlasov case runs twice: with the solver's timed choice
+between parallel and serial passes (``parallel.ThreadChoice``, rows ``passes: timed``) and
+with parallel passes throughout (``passes: parallel``, as before that choice existed).
 
     python benchmarks/threads.py            # writes benchmarks/results/threads.json
     python benchmarks/threads.py --smoke    # the smallest case, alone and beside the neighbour
