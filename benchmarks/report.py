@@ -75,16 +75,12 @@ def _threads_summary(rows):
             row["wall_s"] for row in rows}  # fmt: skip
     out = {}
     for case in dict.fromkeys(row["case"] for row in rows):
-        ratios = {
-            "alone": wall[(case, 1, False, "timed")] / wall[(case, 2, False, "timed")],
-            "beside_busy_neighbour": wall[(case, 1, True, "timed")]
-            / wall[(case, 2, True, "timed")],
-        }
+        ratios = {}
         for busy, name in ((False, "alone"), (True, "beside_busy_neighbour")):
+            one = wall[(case, 1, busy, "timed")]
+            ratios[name] = one / wall[(case, 2, busy, "timed")]
             if (case, 2, busy, "parallel") in wall:
-                ratios[f"always_parallel_{name}"] = (
-                    wall[(case, 1, busy, "timed")] / wall[(case, 2, busy, "parallel")]
-                )
+                ratios[f"always_parallel_{name}"] = one / wall[(case, 2, busy, "parallel")]
         out[case] = ratios
     return out
 

@@ -69,8 +69,10 @@ class ThreadChoice:
 
     def __init__(self, cells: int, parts: int, measure: bool = True):
         self.cells = max(1, int(cells))
-        parallel = parts > 1 and cells >= PARALLEL_CELLS
-        self.options = (parts, 1) if parallel and measure else (parts,) if parallel else (1,)
+        if parts <= 1 or cells < PARALLEL_CELLS:  # as finite_volume.axis_pass decides
+            self.options = (1,)
+        else:
+            self.options = (parts, 1) if measure else (parts,)
         self.probes = list(self.options) * 2 if self.adaptive else []
         self.cost: dict[int, float] = {}
         self.best, self.wait, self.since = self.options[0], self.FIRST_WAIT, 0
@@ -124,9 +126,7 @@ class ThreadChoice:
         return next(p for p in self.options if p != self.best)
 
     def summary(self) -> str:
-        """Where the steps ran, for the solver's log."""
-        if not self.adaptive:
-            return ""
+        """Where the steps ran, for the solver's log (of an adaptive choice)."""
         total = max(1, sum(self.choices.values()))
         share = 100.0 * sum(s for p, s in self.choices.items() if p > 1) / total
         return f"parallel passes on {share:.0f} % of the steps (chosen by timing)"

@@ -27,9 +27,9 @@ SCRIPTS = Path(workflow.basedir) / "scripts"
 # a Vlasov grid of 2048 cells or more, about a second of particle kernel or more), else 1,
 # so that a serial job does not keep a second core idle; the solver studies (under a
 # second of small grids) ask for 1, the mean-field study and the training jobs (10^5-10^6
-# particles: 1.4x faster on 2 threads, measured) for SOLVER_THREADS. Memory in MB: a local run limits it
-# only under `--resources mem_mb=...`; on SLURM it is the job's --mem. A site that needs
-# more overrides it in its profile (set-resources).
+# particles: 1.4x faster on 2 threads, measured) for SOLVER_THREADS. Memory in MB: a local
+# run limits it only under `--resources mem_mb=...`; on SLURM it is the job's --mem. A site
+# that needs more overrides it in its profile (set-resources).
 SOLVER_THREADS = 2
 SOLVER_RESOURCES = {"mem_mb": 4000}
 # the mean-field study holds M = 10^6 particles of several seeds and runs longest (minutes)
