@@ -144,6 +144,22 @@ def float_from_bits(typingctx, bits):
 
 
 @intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's ``llvm.fma.f64``: one instruction where the CPU has
+    FMA, and vectorised with the loop around it). The kernels are compiled without
+    ``fastmath``, so products and sums are never fused on their own; a polynomial written
+    with this fuses exactly where it says so, with the same bits on every run."""
+
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        signature = ir.FunctionType(double, [double, double, double])
+        fused = builder.module.declare_intrinsic("llvm.fma", [double], signature)
+        return builder.call(fused, args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@intrinsic
 def bits_from_float(typingctx, value):
     """The int64 bit pattern of the float64 ``value``. For x >= 0 (sign bit cleared) the
     patterns order like the numbers, and NaN above +inf: a running maximum over them
