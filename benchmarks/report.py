@@ -349,6 +349,22 @@ def _md_frames_rows(r, s):
     return lines
 
 
+def _md_pipeline_where(p, shown=8):
+    """The warm run's critical path and its rules with the most summed job seconds."""
+    where = p.get("warm_cache_where")
+    if not where:
+        return []
+    path = where["critical_path_s"]
+    rules = sorted(where["rules"].items(), key=lambda item: -item[1]["job_s"])[:shown]
+    parts = "; ".join(
+        f"{name} {row['jobs']} jobs {row['job_s']:.0f} s"
+        + (f" ({row['critical_path_s'] / path:.0%} of the path)" if row["critical_path_s"] else "")
+        for name, row in rules
+    )
+    return [f"| pipeline, warm: where the time goes (job seconds by rule) | {parts} | | "
+            f"critical path {path:.0f} s of {p['warm_cache_s']:.0f} s |"]  # fmt: skip
+
+
 def markdown(r):
     s = r["summary"]
     e = s["vlasov_1d_equal_accuracy"]
@@ -406,6 +422,7 @@ def markdown(r):
             f"| pipeline `snakemake --cores 2` | cold numba cache {p['cold_cache_s']:.0f} s, "
             f"warm {p['warm_cache_s']:.0f} s | | |"
         )
+        lines += _md_pipeline_where(p)
     for key, ratio in s.get("gradient_per_forward", {}).items():
         lines.append(
             f"| mean-field gradient (forward + adjoint), tanh, 2 segments, {key} | | "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from meanfield_resnet import activations
-from meanfield_resnet._jit import jit
+from meanfield_resnet._jit import fma, jit
 
 
 @jit
@@ -17,6 +17,22 @@ def _apply_tanh(y, out):
 def _apply_expm1(a, out):
     for i in range(a.size):
         out[i] = activations.expm1_nonpositive(a[i])
+
+
+@jit
+def _apply_fma(a, b, c, out):
+    for i in range(a.size):
+        out[i] = fma(a[i], b[i], c[i])
+
+
+def test_fma_rounds_once_in_scalar_and_vector_code():
+    """(1 + u)(1 - u) - 1 = -u² exactly when fused (u = 2^-52); unfused it rounds to 0."""
+    u = 2.0**-52
+    n = 37  # vector body and scalar remainder
+    a, b, c, out = np.full(n, 1 + u), np.full(n, 1 - u), np.full(n, -1.0), np.empty(n)
+    _apply_fma(a, b, c, out)
+    np.testing.assert_array_equal(out, -(u * u))
+    assert (1 + u) * (1 - u) - 1.0 == 0.0
 
 
 def _grid():
