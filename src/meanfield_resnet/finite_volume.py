@@ -153,15 +153,26 @@ def _line_fluxes(line, c0, nf, u, inv_lam, eps, closed, flux):
 
 
 @jit(inline=True)
-def _face_row_fluxes(g, f, u, inv_lam, eps, closed, flux):
-    """flux[j] at face f (between rows f-1 and f) for every column j."""
+def _face_row_fluxes(g, f, u, inv_lam, eps, closed, flux, zero):
+    """flux[j] at face f (between rows f-1 and f) for every column j, in the vectorised loop:
+    rows beyond the grid are read as ``zero`` (a row of zeros, the padding of
+    :func:`_edge_face_flux`); the end faces 0 and n carry nothing when ``closed``, else the
+    first-order upwind flux."""
     n, m = g.shape
-    if 3 <= f <= n - 3:
-        _stencil_fluxes(g[f - 3], g[f - 2], g[f - 1], g[f], g[f + 1], g[f + 2], u, inv_lam, eps,
-                        flux, m)  # fmt: skip
-    else:
+    if f == 0 or f == n:
+        below = g[f - 1] if f > 0 else zero
+        above = g[f] if f < n else zero
         for j in range(m):
-            flux[j] = _edge_face_flux(g[:, j], f, u[j], inv_lam, eps, closed)
+            flux[j] = 0.0 if closed else max(u[j], 0.0) * below[j] + min(u[j], 0.0) * above[j]
+        return
+    _stencil_fluxes(_row(g, f - 3, zero), _row(g, f - 2, zero), _row(g, f - 1, zero), g[f],
+                    _row(g, f + 1, zero), _row(g, f + 2, zero), u, inv_lam, eps, flux, m)  # fmt: skip
+
+
+@jit(inline=True)
+def _row(g, k, zero):
+    """Row k of g, ``zero`` outside the grid."""
+    return g[k] if 0 <= k < g.shape[0] else zero
 
 
 @jit(inline=True)
@@ -246,7 +257,7 @@ def column_pass_items(code, geometry, stage, g0, g, out, size, first, last, wors
     offsets, coords, across, along, motion = geometry
     alpha, beta, init, update, lam, dtn, closed, eps = _unpack(stage)
     n, m = g.shape
-    u, prev, cur = np.empty(m), np.empty(m), np.empty(m)
+    u, prev, cur, zero = np.empty(m), np.empty(m), np.empty(m), np.zeros(m)
     for item in range(first, last):
         r0 = item * size
         r1 = min(n, r0 + size)
@@ -256,7 +267,7 @@ def column_pass_items(code, geometry, stage, g0, g, out, size, first, last, wors
                                                u, m))  # fmt: skip
             if not update:
                 continue
-            _face_row_fluxes(g, f, u, 1.0 / lam, eps, closed, cur)
+            _face_row_fluxes(g, f, u, 1.0 / lam, eps, closed, cur, zero)
             if f > r0:
                 c = f - 1
                 top_c = _update(g0[c], g[c], out[c], prev, cur, m, alpha, beta, init, dtn)
