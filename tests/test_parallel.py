@@ -29,8 +29,10 @@ def _run(choice, chunks, cost_of):
 def test_the_cheaper_passes_run_and_the_other_is_probed_ever_more_rarely():
     choice = ThreadChoice(CELLS, 8)
     runs = _run(choice, 200, lambda k, parts: 1e-8 if parts == 8 else 2e-8)
-    assert [p for p, _ in runs[:4]] == [8, 1, 8, 1]  # two probes of each, alternating
-    serial = [k for k, (p, _) in enumerate(runs) if p == 1 and k >= 4]
+    # one probe of each, parallel first, of the same size; half the cost decides at once
+    first = round(ThreadChoice.FIRST_PROBE_CELL_STEPS / CELLS)
+    assert runs[:3] == [(8, first), (1, first), (8, runs[2][1])] and runs[2][1] > first
+    serial = [k for k, (p, _) in enumerate(runs) if p == 1 and k >= 2]
     gaps = np.diff(serial)
     assert gaps.size >= 3 and np.all(np.diff(gaps) >= 0)  # the wait doubles ...
     assert gaps.max() == ThreadChoice.MAX_WAIT + 1  # ... up to its cap
@@ -39,6 +41,18 @@ def test_the_cheaper_passes_run_and_the_other_is_probed_ever_more_rarely():
     # a chunk lasts CHUNK_SECONDS, a probe PROBE_SECONDS, at the measured cost
     assert runs[-1] == (8, round(ThreadChoice.CHUNK_SECONDS / (1e-8 * CELLS)))
     assert choice.cost == pytest.approx({8: 1e-8, 1: 2e-8})
+
+
+def test_close_costs_get_a_second_probe_each():
+    """Within CLEAR_MARGIN of each other the options are probed twice each, alternating, and
+    the faster of each option's probes decides."""
+    choice = ThreadChoice(CELLS, 8)
+    slow_start = {8: 1.3e-8}  # the first parallel chunk also starts the thread pool
+    runs = _run(choice, 6, lambda k, parts: slow_start.pop(parts, None) or (
+        1e-8 if parts == 8 else 1.2e-8))  # fmt: skip
+    assert [p for p, _ in runs[:4]] == [8, 1, 8, 1]
+    assert choice.best == 8 and [p for p, _ in runs[4:]] == [8, 8]
+    assert choice.cost == pytest.approx({8: 1e-8, 1: 1.2e-8})
 
 
 def test_a_neighbour_that_arrives_moves_the_solve_to_the_serial_passes_at_once():
@@ -67,6 +81,7 @@ def test_one_option_without_timing_below_the_parallel_size_or_with_one_thread():
     choice = ThreadChoice(CELLS, 8)
     choice.record(8, 1, 1e-5)
     assert choice.cost == {} and choice.probes == [8, 1, 8, 1]
+    assert choice.next_chunk(10**6) == (8, round(ThreadChoice.FIRST_PROBE_CELL_STEPS / CELLS))
 
 
 class _Alternating(ThreadChoice):

@@ -51,9 +51,12 @@ class ThreadChoice:
     in parallel, or 1: serial) and how many steps to take, from the measured seconds per
     cell-step of each.
 
-    Start: each option runs two short probe chunks (:attr:`PROBE_SECONDS`), alternating;
-    its cost is the faster of the two (the first parallel chunk also starts the thread
-    pool). Then the cheaper option runs chunks of :attr:`CHUNK_SECONDS`; it gives way as
+    Start: each option runs a probe chunk of :attr:`FIRST_PROBE_CELL_STEPS`, parallel first.
+    Where one costs less than :attr:`CLEAR_MARGIN` of the other, it is chosen at once (a
+    short solve, a few milliseconds on a 64² grid, would otherwise spend most of its steps
+    probing); else each runs a second probe of :attr:`PROBE_SECONDS` and its cost is the
+    faster of its two (the first parallel chunk may also start the thread pool). Then the
+    cheaper option runs chunks of :attr:`CHUNK_SECONDS`; it gives way as
     soon as one of its chunks costs more than the other's last measurement. After ``wait``
     of its chunks the other runs one probe chunk: if it is cheaper it takes over, otherwise
     the wait doubles (up to :attr:`MAX_WAIT`), so a long solve spends a vanishing share of
@@ -64,7 +67,8 @@ class ThreadChoice:
     PROBE_SECONDS = 0.005
     CHUNK_SECONDS = 0.05
     FIRST_WAIT, MAX_WAIT = 4, 64
-    FIRST_PROBE_CELL_STEPS = 50_000  # the first probe's size, before any cost is known
+    FIRST_PROBE_CELL_STEPS = 20_000  # each option's first probe, before its cost is known
+    CLEAR_MARGIN = 0.8  # after one probe each: a cost below this share of the other's decides
     MIN_SECONDS = 2e-4  # shorter chunks (cut by an output time) are not measured
 
     def __init__(self, cells: int, parts: int, measure: bool = True):
@@ -92,11 +96,10 @@ class ThreadChoice:
             parts, seconds = self._other(), self.PROBE_SECONDS
         else:
             parts, seconds = self.best, self.CHUNK_SECONDS
-        cost = self.cost.get(parts, min(self.cost.values(), default=None))
-        if cost is None:
-            steps = self.FIRST_PROBE_CELL_STEPS / self.cells
+        if parts in self.cost:
+            steps = seconds / (self.cost[parts] * self.cells)
         else:
-            steps = seconds / (cost * self.cells)
+            steps = self.FIRST_PROBE_CELL_STEPS / self.cells
         return parts, int(max(1, min(limit, math.ceil(steps))))
 
     def record(self, parts: int, steps: int, seconds: float) -> None:
@@ -108,6 +111,10 @@ class ThreadChoice:
         if self.probes:
             self.probes.pop(0)
             self.cost[parts] = min(cost, self.cost.get(parts, math.inf))
+            if len(self.cost) == len(self.options):
+                low, high = sorted(self.cost.values())
+                if low < self.CLEAR_MARGIN * high:
+                    self.probes.clear()
             if not self.probes:
                 self.best = min(self.options, key=self.cost.__getitem__)
         elif parts != self.best:  # a probe of the other option
