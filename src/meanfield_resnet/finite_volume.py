@@ -165,8 +165,9 @@ def _face_row_fluxes(g, f, u, inv_lam, eps, closed, flux, zero):
         for j in range(m):
             flux[j] = 0.0 if closed else max(u[j], 0.0) * below[j] + min(u[j], 0.0) * above[j]
         return
-    _stencil_fluxes(_row(g, f - 3, zero), _row(g, f - 2, zero), _row(g, f - 1, zero), g[f],
-                    _row(g, f + 1, zero), _row(g, f + 2, zero), u, inv_lam, eps, flux, m)  # fmt: skip
+    m3, m2, left = _row(g, f - 3, zero), _row(g, f - 2, zero), _row(g, f - 1, zero)
+    p1, p2 = _row(g, f + 1, zero), _row(g, f + 2, zero)
+    _stencil_fluxes(m3, m2, left, g[f], p1, p2, u, inv_lam, eps, flux, m)
 
 
 @jit(inline=True)
