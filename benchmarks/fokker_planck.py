@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-from common import T, log, pypde_compile_time, subject_main, timed
+from common import T, log, pypde_solve, subject_main, timed
 
 from meanfield_resnet import diffusion, exact, fokker_planck
 from meanfield_resnet._jit import set_threads
@@ -47,20 +47,13 @@ def fokker_planck_pypde(n, tolerance=1e-7):
     edges = np.linspace(-8.0, 14.0, n + 1)
     field = pde.ScalarField(grid, law.cell_probabilities([edges]) / np.diff(edges))
     eq = pde.PDE({"f": "-d_dx(-x*f) + laplace(f)"}, bc={"value": 0})
-    compile_s = pypde_compile_time(eq, field, tolerance)
-    wall, res = timed(
-        lambda: eq.solve(
-            field, t_range=T, dt=1e-5, adaptive=True, tolerance=tolerance, tracker=None
-        )
-    )
+    res, timing = pypde_solve(eq, field, T, 1e-5, tolerance)
     err = np.abs(
         res.data * np.diff(edges) - exact.ou_cell_masses(law, -1.0, 0.0, 1.0, T, edges)
     ).sum()
     return {
         "cells": n,
-        "wall_s": max(wall - compile_s, 0.0),
-        "wall_with_compile_s": wall,
-        "compile_s": compile_s,
+        **timing,
         "l1": err,
     }
 

@@ -18,7 +18,7 @@ compile on every solve timed apart).
 from __future__ import annotations
 
 import numpy as np
-from common import log, subject_main, time_limited, timed
+from common import log, pypde_solve, subject_main, time_limited, timed
 
 from meanfield_resnet import exact, vlasov
 from meanfield_resnet._jit import set_threads
@@ -86,22 +86,9 @@ def pypde_1d(cells, tolerance=1e-7):
     exact_masses = exact.cell_masses(LAW, "tanh", W, B, FINAL, edges)
     out = []
     for scheme in ("euler", "runge-kutta"):
-
-        def solve(t_range, scheme=scheme):
-            return eq.solve(field, t_range=t_range, dt=min(1e-4, t_range), adaptive=True,
-                            tolerance=tolerance, solver=scheme, tracker=None,
-                            ret_info=True)  # fmt: skip
-
-        solve(1e-9)  # first use of the grid and the stepper
-        # py-pde recompiles on every solve(); its profiler splits the solve into that
-        # compilation and the stepping (the difference of two timed solves, one of negligible
-        # length, can be noise: at 4000 cells it came out at zero)
-        wall, (res, info) = timed(lambda: solve(FINAL))
-        profile = info["controller"]["profiler"]
+        res, timing = pypde_solve(eq, field, FINAL, min(1e-4, FINAL), tolerance, solver=scheme)
         l1 = float(np.abs(res.data * np.diff(edges) - exact_masses).sum())
-        out.append({"cells": cells, "scheme": scheme, "wall_s": profile["solver"],
-                    "wall_with_compile_s": wall, "compile_s": profile["compilation"],
-                    "l1": l1})  # fmt: skip
+        out.append({"cells": cells, "scheme": scheme, **timing, "l1": l1})
     return min(out, key=lambda row: (row["l1"] > TARGET, row["wall_s"] if row["l1"] <= TARGET
                                      else row["l1"]))  # fmt: skip
 

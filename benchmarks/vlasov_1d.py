@@ -12,7 +12,7 @@ py-pde is an optional extra (``pip install -e ".[bench]"``); each py-pde run has
 from __future__ import annotations
 
 import numpy as np
-from common import T, log, pypde_compile_time, subject_main, time_limited, timed
+from common import T, log, pypde_solve, subject_main, time_limited, timed
 
 from meanfield_resnet import exact, reference_scheme, vlasov
 from meanfield_resnet._jit import set_threads
@@ -69,19 +69,12 @@ def vlasov_1d_pypde(n, tolerance=1e-7):
     grid = pde.CartesianGrid([list(DOMAIN)], n)
     field = pde.ScalarField.from_expression(grid, "exp(-x**2/0.5)/sqrt(0.5*pi)")
     eq = pde.PDE({"f": "-d_dx(-x*f)"}, bc={"value": 0})
-    compile_s = pypde_compile_time(eq, field, tolerance)
-    wall, res = timed(
-        lambda: eq.solve(
-            field, t_range=T, dt=1e-4, adaptive=True, tolerance=tolerance, tracker=None
-        )
-    )
+    res, timing = pypde_solve(eq, field, T, 1e-4, tolerance)
     edges = np.linspace(*DOMAIN, n + 1)
     err = np.abs(res.data * np.diff(edges) - _exact_masses(edges)).sum()
     return {
         "cells": n,
-        "wall_s": max(wall - compile_s, 0.0),
-        "wall_with_compile_s": wall,
-        "compile_s": compile_s,
+        **timing,
         "l1": err,
         "tolerance": tolerance,
     }

@@ -12,10 +12,8 @@ py-pde is an optional extra (``pip install -e ".[bench]"``); it recompiles on ev
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from common import log, subject_main, timed
+from common import log, pypde_solve, subject_main, timed
 
 from meanfield_resnet import exact, vlasov
 from meanfield_resnet._jit import set_threads
@@ -56,20 +54,6 @@ def vlasov_2d_ours(n):
     }
 
 
-def _pypde_profiled_solve(eq, field, t_range, tolerance):
-    """One warm-up solve of negligible length (pays py-pde's first-use and per-grid costs),
-    then the timed solve. py-pde recompiles on every solve(); its own profiler splits that
-    solve into the recompile (``compilation``) and the time stepping (``solver``). In 2-D the
-    recompile (~10-30 s) dwarfs the stepping (~0.01-1 s), so the 1-D way (wall time minus a
-    separately timed tiny solve) would leave a difference of two noisy numbers."""
-    kwargs = {"adaptive": True, "tolerance": tolerance, "tracker": None, "backend": "numba"}
-    eq.solve(field, t_range=1e-9, dt=1e-10, **kwargs)
-    t0 = time.perf_counter()
-    res, info = eq.solve(field, t_range=t_range, dt=1e-4, ret_info=True, **kwargs)
-    wall = time.perf_counter() - t0
-    return res, wall, info
-
-
 def vlasov_2d_pypde(n, tolerance=1e-7):
     """py-pde (numba backend, central differences, its default adaptive explicit stepper) on
     the problem of `vlasov_2d_ours`: ∂_t f + div(-x f) = 0, point values of the Gaussian."""
@@ -78,18 +62,13 @@ def vlasov_2d_pypde(n, tolerance=1e-7):
     grid = pde.CartesianGrid([[-4.0, 4.0], [-4.0, 4.0]], [n, n])
     field = pde.ScalarField.from_expression(grid, "exp(-(x**2 + y**2)/0.5)/(0.5*pi)")
     eq = pde.PDE({"f": "-d_dx(-x*f) - d_dy(-y*f)"}, bc={"value": 0})
-    res, wall, info = _pypde_profiled_solve(eq, field, T_2D, tolerance)
-    prof = info["controller"]["profiler"]
+    res, timing = pypde_solve(eq, field, T_2D, 1e-4, tolerance, backend="numba")
     edges = np.linspace(-4.0, 4.0, n + 1)
     err = np.abs(res.data * (edges[1] - edges[0]) ** 2 - _gaussian_2d_masses(edges)).sum()
     return {
         "cells": f"{n}x{n}",
-        "wall_s": prof["solver"],
-        "wall_with_compile_s": wall,
-        "compile_s": prof["compilation"],
+        **timing,
         "l1": err,
-        "steps": int(info["solver"]["steps"]),
-        "stepper": info["solver"]["class"],
         "tolerance": tolerance,
     }
 
