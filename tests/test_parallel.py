@@ -134,6 +134,25 @@ def test_the_solver_logs_where_its_steps_ran():
         assert "parallel passes on" in lines[-1] and "chosen by timing" in lines[-1]
 
 
+def test_one_thread_runs_the_serial_passes_without_timing():
+    import numba
+
+    from meanfield_resnet._jit import set_threads
+
+    law = Distribution("gaussian", mean_=np.array([0.0]), std=np.array([0.5]))
+    frame = vlasov.Frame.from_box([[-5.0, 5.0]], 4096, False)
+    problem = vlasov.VlasovProblem("tanh", constant_segments(-0.5, 0.2), None, frame)
+    threads = numba.get_num_threads()
+    set_threads(1)
+    try:
+        lines = []
+        vlasov.solve(problem, law, [0.0, 0.2], log=lines.append)
+        assert fv.parallel_parts() == 1
+        assert not any("chosen by timing" in line for line in lines)
+    finally:
+        set_threads(threads)
+
+
 def _experiment(model="vlasov", dimension=1, cells=400, count=100_000, layers=500):
     from types import SimpleNamespace
 

@@ -306,8 +306,10 @@ SSP_RK3_TIMES = (1.0, 0.5, 1.0)  # time reached by each stage, in units of the s
 
 
 def parallel_parts() -> int:
-    """Contiguous ranges of work items a parallel pass is cut into: a few per thread."""
-    return 4 * numba.get_num_threads()
+    """Contiguous ranges of work items a parallel pass is cut into: a few per thread; 1 (the
+    serial pass) with one thread, where a parallel region would only add its overhead."""
+    threads = numba.get_num_threads()
+    return 4 * threads if threads > 1 else 1
 
 
 @jit(inline=True)
