@@ -108,14 +108,21 @@ def _at(line, k):
 
 
 @jit(inline=True)
+def _end_face_flux(uf, below, above, closed):
+    """Flux through an end face of the grid (``below``/``above``: the cells on either side,
+    0 outside): nothing when ``closed``, else first-order upwind."""
+    if closed:
+        return 0.0
+    return max(uf, 0.0) * below + min(uf, 0.0) * above
+
+
+@jit(inline=True)
 def _edge_face_flux(line, f, uf, inv_lam, eps, closed):
     """Flux at face f of a line near its ends (zero padding); the end faces 0 and n carry
     nothing when ``closed``, else first-order upwind with nothing outside."""
     n = line.size
     if f == 0 or f == n:
-        if closed:
-            return 0.0
-        return max(uf, 0.0) * _at(line, f - 1) + min(uf, 0.0) * _at(line, f)
+        return _end_face_flux(uf, _at(line, f - 1), _at(line, f), closed)
     return limited_flux(
         _at(line, f - 3),
         _at(line, f - 2),
@@ -163,7 +170,7 @@ def _face_row_fluxes(g, f, u, inv_lam, eps, closed, flux, zero):
         below = g[f - 1] if f > 0 else zero
         above = g[f] if f < n else zero
         for j in range(m):
-            flux[j] = 0.0 if closed else max(u[j], 0.0) * below[j] + min(u[j], 0.0) * above[j]
+            flux[j] = _end_face_flux(u[j], below[j], above[j], closed)
         return
     m3, m2, left = _row(g, f - 3, zero), _row(g, f - 2, zero), _row(g, f - 1, zero)
     p1, p2 = _row(g, f + 1, zero), _row(g, f + 2, zero)
