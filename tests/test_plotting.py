@@ -149,3 +149,39 @@ def test_2d_densities_are_images_in_the_pdf(tmp_path):
         assert (pdf.count(b"/Subtype /Image") >= len(meshes)) == rasterized
         sizes[rasterized] = len(pdf)
     assert sizes[True] < 0.7 * sizes[False], sizes
+
+
+def test_theme_is_seaborns_paper_theme_without_importing_seaborn():
+    """THEME writes out seaborn's set_theme(context="paper", style="whitegrid",
+    palette="colorblind", font_scale=1.1): the same matplotlib settings (but its default
+    colormap, which no figure uses) and colour codes ("k" is dark grey), and importing the plotting module leaves seaborn out."""
+    import subprocess
+    import sys
+
+    import matplotlib as mpl
+    import seaborn as sns
+    from matplotlib.colors import to_hex
+
+    code = "import sys, meanfield_resnet.plotting; print('seaborn' in sys.modules)"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.stdout.strip() == "False", imported.stderr
+
+    def settings(apply):
+        with mpl.rc_context():
+            mpl.rcdefaults()
+            sns.set_color_codes("reset")
+            apply()
+            out = dict(mpl.rcParams)
+            out.update({c: mpl.colors.to_rgb(c) for c in "bgrmyck"})
+            sns.set_color_codes("reset")
+        out["axes.prop_cycle"] = [to_hex(c) for c in out["axes.prop_cycle"].by_key()["color"]]
+        out.pop("image.cmap")
+        return out
+
+    ours = settings(plotting.theme)
+    seaborns = settings(lambda: sns.set_theme(context="paper", style="whitegrid",
+                                              palette="colorblind", font_scale=1.1))  # fmt: skip
+    differ = {k for k in seaborns if ours[k] != seaborns[k]
+              and not (isinstance(ours[k], float) and ours[k] == pytest.approx(seaborns[k]))}  # fmt: skip
+    assert differ == set()
+    assert plotting.palette(12)[10:] == plotting.PALETTE[:2]

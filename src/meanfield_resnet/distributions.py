@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+
+
+def ndtr(z):
+    """The standard normal CDF Φ(z), scipy's ``special.ndtr``, imported where first used:
+    every job imports this module and scipy.special costs it 0.2 s."""
+    from scipy.special import ndtr as phi
+
+    return phi(z)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,9 @@ Fokker-Planck with σ = identity and constant K: Ornstein-Uhlenbeck law.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 from .activations import flow, sigma_derivative, sigma_numpy
-from .distributions import Distribution
+from .distributions import Distribution, ndtr
 
 
 def characteristic(activation: str, w: float, b: float, x0, t: float) -> np.ndarray:

@@ -23,15 +23,13 @@ import io
 import math
 import numbers
 import re
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pandas as pd
-import yaml
 
 from .activations import ACTIVATIONS
-from .settings import ConfigError
+from .settings import ConfigError, read_schema
 
 KEY = "studies.sweep.table"
 COLUMNS = ("activation", "weight", "bias")
@@ -45,8 +43,7 @@ PATH_CHARACTERS = re.compile(r"[/\\]|\.\.|\s")
 @functools.lru_cache(maxsize=1)
 def _row_schema() -> dict:
     """The schema of a row, with the activations' enum filled in from their registry."""
-    text = resources.files(__package__).joinpath("schemas/sweep.schema.yaml").read_text()
-    out = yaml.safe_load(text)
+    out = read_schema("sweep.schema.yaml")
     out["properties"]["activation"]["enum"] = list(ACTIVATIONS)
     return out
 
