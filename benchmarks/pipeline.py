@@ -1,11 +1,13 @@
 """The whole pipeline: wall time of ``snakemake --cores 2`` on the default configuration from
 a clean results/, with an empty numba cache (every job compiles) and with a filled one, and
 where the time goes: per rule the jobs' summed seconds and their share of the critical path,
-read from Snakemake's log (whole seconds).
+read from Snakemake's log (whole seconds); and the floor under it, the seconds a job's process
+takes before any work (start-up and the package's imports, and numba's first kernel load).
 
     python benchmarks/pipeline.py            # two full pipeline runs (minutes); writes
                                              # benchmarks/results/pipeline.json
-    python benchmarks/pipeline.py --smoke    # the same command as a dry run (-n), once
+    python benchmarks/pipeline.py --smoke    # the same command as a dry run (-n), once, and
+                                             # one process of each job floor
 
 (--full measures the same as the quick run; --out DIR writes elsewhere.)
 """
@@ -126,6 +128,39 @@ def pipeline():
                 out[f"{label}_s"] = time.perf_counter() - t0
                 out[f"{label}_where"] = where_time_goes(job_times(_newest_log(work)))
     out["compile_share_s"] = out["cold_cache_s"] - out["warm_cache_s"]
+    out["job_floor"] = job_floor(out["warm_cache_where"]["rules"])
+    return out
+
+
+#: What a job does before its work: the imports of a compute job's script and its first
+#: cached kernel (numba's target set-up), and the imports of a figure job's script
+FLOOR_CODE = {
+    "compute": "from meanfield_resnet import io, jobs, pipeline, _jit\n"
+    "with _jit.subnormals_flushed(): pass",
+    "figure": "from meanfield_resnet import figures, io, jobs, plotting",
+}
+#: The rules whose jobs import the figure stack
+FIGURE_RULES = ("figure", "study_figure", "training_figure", "training_regression_figure")
+
+
+def job_floor(rules, repeats=3):
+    """Seconds of a job's process before any work (median of ``repeats`` processes, warm
+    kernel cache), and what they add up to over the jobs of ``rules`` (the warm run's
+    rows) on 2 cores: the wall time no pipeline of that many processes can go below."""
+    out = {}
+    for kind, code in FLOOR_CODE.items():
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        out[f"{kind}_s"] = sorted(times)[len(times) // 2]
+    jobs = {name: row["jobs"] for name, row in rules.items() if name != "all"}
+    figures = sum(n for name, n in jobs.items() if name in FIGURE_RULES)
+    out["jobs"] = sum(jobs.values())
+    out["pipeline_floor_s"] = (
+        figures * out["figure_s"] + (out["jobs"] - figures) * out["compute_s"]
+    ) / 2
     return out
 
 
@@ -141,10 +176,11 @@ def dry_run():
 
 def run(full=False, smoke=False):
     """The rows of this subject, keyed as in benchmarks.json (``full`` changes nothing here);
-    ``smoke``: a dry run, recorded as ``pipeline_dry_run``."""
+    ``smoke``: a dry run, recorded as ``pipeline_dry_run``, and one process of each kind
+    of :func:`job_floor` (``pipeline_job_floor``)."""
     if smoke:
-        r = {"pipeline_dry_run": dry_run()}
-        log(r["pipeline_dry_run"])
+        r = {"pipeline_dry_run": dry_run(), "pipeline_job_floor": job_floor({}, repeats=1)}
+        log(r)
         return r
     r = {"pipeline": pipeline()}
     log(r["pipeline"])

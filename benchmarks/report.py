@@ -361,8 +361,15 @@ def _md_pipeline_where(p, shown=8):
         + (f" ({row['critical_path_s'] / path:.0%} of the path)" if row["critical_path_s"] else "")
         for name, row in rules
     )
-    return [f"| pipeline, warm: where the time goes (job seconds by rule) | {parts} | | "
-            f"critical path {path:.0f} s of {p['warm_cache_s']:.0f} s |"]  # fmt: skip
+    lines = [f"| pipeline, warm: where the time goes (job seconds by rule) | {parts} | | "
+             f"critical path {path:.0f} s of {p['warm_cache_s']:.0f} s |"]  # fmt: skip
+    if floor := p.get("job_floor"):
+        lines.append(
+            "| pipeline: a job's process before any work (start-up, imports, first kernel) | "
+            f"compute job {floor['compute_s']:.2f} s, figure job {floor['figure_s']:.2f} s | | "
+            f"{floor['jobs']} jobs: {floor['pipeline_floor_s']:.0f} s on 2 cores |"
+        )
+    return lines
 
 
 def markdown(r):
