@@ -2,7 +2,7 @@
 
 import pytest
 
-from meanfield_resnet.settings import ConfigError, validate_config
+from meanfield_resnet.settings import ConfigError, overlay_config, validate_config
 
 
 def set_key(cfg, path, value):
@@ -99,3 +99,30 @@ def test_missing_key_is_named(config_dict):
     del config_dict["experiments"]["fig4_tanh"]["final_time"]
     with pytest.raises(ConfigError, match="final_time"):
         validate_config(config_dict)
+
+
+def test_overlay_replaces_a_mapping_of_another_kind_and_updates_one_of_the_same():
+    """As --configfile over config.yaml: a law of another kind replaces the default's law
+    whole (no uniform low/high left under a Gaussian), the same kind or no kind updates
+    the keys given, lists and numbers replace; the arguments stay as they were."""
+    base = {"a": {"initial": {"kind": "uniform", "low": 2.0, "high": 8.0}, "weight": 1.0,
+                  "diffusion": {"kind": "fit_target",
+                                "target": {"kind": "uniform", "low": 3.0, "high": 6.0}},
+                  "output_times": [0.0, 1.0], "pde": {"cells": 400, "cfl": 0.5}}}  # fmt: skip
+    before = repr(base)
+    gaussian = {"kind": "gaussian", "mean": 3.0, "std": 0.7}
+    overlay = {"a": {"initial": dict(gaussian), "weight": [[1.0]], "output_times": [0.0],
+                     "diffusion": {"target": {"kind": "gaussian", "mean": 5.0, "std": 1.0}},
+                     "pde": {"cells": 200}},
+               "b": {"initial": {"kind": "uniform", "low": 0.0, "high": 1.0}}}  # fmt: skip
+    out = overlay_config(base, overlay)
+    assert out["a"]["initial"] == gaussian
+    assert out["a"]["weight"] == [[1.0]] and out["a"]["output_times"] == [0.0]
+    assert out["a"]["diffusion"] == {
+        "kind": "fit_target", "target": {"kind": "gaussian", "mean": 5.0, "std": 1.0}
+    }  # fmt: skip
+    assert out["a"]["pde"] == {"cells": 200, "cfl": 0.5}
+    assert out["b"] == overlay["b"]
+    same_kind = overlay_config(base, {"a": {"initial": {"kind": "uniform", "high": 9.0}}})
+    assert same_kind["a"]["initial"] == {"kind": "uniform", "low": 2.0, "high": 9.0}
+    assert repr(base) == before and overlay["a"]["initial"] == gaussian

@@ -5,12 +5,32 @@ from meanfield_resnet.code_inputs import package_files
 from meanfield_resnet.figures import FIGURES
 from meanfield_resnet.figures import experiments as figure_experiments
 from meanfield_resnet.parallel import job_threads
-from meanfield_resnet.settings import check_config_files, validate_config
+from meanfield_resnet.settings import (
+    check_config_files,
+    load_yaml,
+    overlay_config,
+    validate_config,
+)
 
 # Stops the run before any job with a message naming the offending key.
 check_config_files(
     workflow.configfiles
 )  # duplicate keys, which Snakemake's loader hides
+# A law (or diffusion) of another kind given with --configfile replaces the default's whole:
+# Snakemake's merge would keep the default's keys (a uniform law's low and high under a
+# Gaussian). The jobs read this config.
+_DEFAULT_CONFIG = Path("config/config.yaml")  # the Snakefile's configfile
+if (
+    workflow.config_settings.overwrite_config
+    and not workflow.config_settings.replace_workflow_config
+    and _DEFAULT_CONFIG.exists()
+):
+    _merged = overlay_config(
+        load_yaml(_DEFAULT_CONFIG.read_text(encoding="utf-8"), str(_DEFAULT_CONFIG)),
+        workflow.config_settings.overwrite_config,
+    )
+    config.clear()
+    config.update(_merged)
 SETTINGS = validate_config(config)
 
 PARTICLE_EXPERIMENTS = SETTINGS.experiments_with("particles")
