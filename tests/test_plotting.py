@@ -189,3 +189,46 @@ def test_theme_is_seaborns_paper_theme_without_importing_seaborn():
     differ = {k for k in seaborns if not same(ours[k], seaborns[k])}
     assert differ == set()
     assert plotting.palette(12)[10:] == plotting.PALETTE[:2]
+
+
+def _moments(times, sources):
+    shape = (len(sources), 1, len(times))
+    values = {
+        k: (("source", "axis", "time"), np.full(shape, v)) for k, v in (("m0", 1.0), ("m1", 2.0))
+    }
+    return xr.Dataset(values, coords={"source": sources, "time": times})
+
+
+def test_moments_of_experiments_with_their_own_times_and_sources_are_drawn_unpadded():
+    """Figs. 1-2 with two experiments that share neither output times nor sources: each
+    keeps its own points (no NaN, nothing interpolated), and each panel draws its lines."""
+    a = _moments([0.0, 0.5, 2.5], ["pde", "exact", "particles"])
+    b = _moments(np.linspace(0, 5, 21), ["pde", "particles"])
+    ds = figures.moments_panel({"a": a, "b": b}, ["m0", "m1"])
+    assert ds.sizes["point"] == 3 * 3 + 2 * 21
+    assert not any(np.isnan(ds[k].values).any() for k in ("m0", "m1", "time"))
+    pick = (ds.experiment.values == "a") & (ds.source.values == "exact")
+    np.testing.assert_array_equal(ds.time.values[pick], [0.0, 0.5, 2.5])
+    fig = plotting.moments(ds, ["m0", "m1"], {"a": "first", "b": "second"})
+    lines = [len(ax.get_lines()) for ax in fig.axes]
+    assert lines == [2 * 3, 2 * 2]
+    plt.close(fig)
+
+
+def test_network_label_states_the_settings_that_were_run(test_config_dict):
+    """Figure titles come from the experiment's settings, not from fixed text."""
+    from meanfield_resnet.settings import overlay_config, validate_config
+
+    yours = {"experiments": {
+        "fig1_b0": {"activation": "relu", "weight": 0.6, "bias": -2.0,
+                    "initial": {"kind": "gaussian", "mean": 3.0, "std": 0.7}},
+        "fig1_feedback": {"bias": {"feedback": -0.5}},
+        "fig6_regression_2d": {"weight": [[-0.4, 0.2], [0.1, -0.7]], "bias": [0.3, -0.2]},
+        "fig9_fokker_planck": {"diffusion": {"kind": "constant", "value": 0.3}},
+    }}  # fmt: skip
+    cfg = validate_config(overlay_config(test_config_dict, yours)).experiments
+    label = figures.network_label
+    assert label(cfg["fig1_b0"], law=True) == "σ = relu, w = 0.6, b = -2, f0 = N(3, 0.7²)"
+    assert label(cfg["fig1_feedback"]).endswith("b = -0.5 m1(t)/m0(0)")
+    assert "W = [-0.4, 0.2; 0.1, -0.7], b = (0.3, -0.2)" in label(cfg["fig6_regression_2d"])
+    assert "K = 0.3" in label(cfg["fig9_fokker_planck"])

@@ -68,12 +68,69 @@ def density_2d_snapshots(pde: xr.Dataset, times) -> xr.Dataset:
 
 
 def moments_panel(moments: dict[str, xr.Dataset], names) -> xr.Dataset:
-    """Selected moments of several experiments (first axis), by experiment and source."""
+    """Selected moments of several experiments (first axis), one ``point`` per experiment,
+    source and time that it has: the experiments need not share output times or
+    sources (no padding, nothing interpolated)."""
     parts = []
     for label, ds in moments.items():
-        sub = ds[list(names)].isel(axis=0).expand_dims(experiment=[label])
-        parts.append(sub)
-    return xr.concat(parts, dim="experiment")
+        for source in ds["source"].values:
+            sub = ds[list(names)].isel(axis=0).sel(source=source)
+            n = sub.sizes["time"]
+            coords = {"experiment": ("point", [label] * n), "source": ("point", [str(source)] * n),
+                      "time": ("point", sub["time"].values)}  # fmt: skip
+            data = {k: ("point", sub[k].values, sub[k].attrs) for k in names}
+            parts.append(xr.Dataset(data, coords=coords))
+    return xr.concat(parts, dim="point")
+
+
+def _number(value) -> str:
+    return f"{float(value):g}"
+
+
+def _law(law: dict) -> str:
+    """f0 of an ``initial`` mapping: U[a, b] (a product over the axes), N(m, s²) (one per
+    axis), or the law of a data set."""
+    if law["kind"] == "uniform":
+        low, high = np.atleast_1d(law["low"]), np.atleast_1d(law["high"])
+        return " × ".join(f"U[{_number(a)}, {_number(b)}]" for a, b in zip(low, high, strict=True))
+    if law["kind"] == "gaussian":
+        mean, std = np.broadcast_arrays(np.atleast_1d(law["mean"]), np.atleast_1d(law["std"]))
+        return " × ".join(f"N({_number(m)}, {_number(s)}²)" for m, s in zip(mean, std, strict=True))
+    return f"law of {law['source']}"
+
+
+def network_label(exp, law: bool = False) -> str:
+    """The network of an experiment as a figure states it: σ, W (or w), b (feedback,
+    fitted, or piecewise constant in time), K for the Fokker-Planck model, and with ``law``
+    the initial law f0; read from its settings, so that a figure names what was run."""
+    parts = ["σ(x) = x" if exp.activation == "identity" else f"σ = {exp.activation}"]
+    if len(exp.segments) > 1:
+        parts.append(f"(W, b) constant on {len(exp.segments)} segments")
+    else:
+        w = exp.weight
+        if exp.dimension == 1:
+            parts.append(f"w = {_number(w[0, 0])}")
+        elif np.count_nonzero(w - np.diag(np.diag(w))) == 0:
+            parts.append(f"W = diag({', '.join(map(_number, np.diag(w)))})")
+        else:
+            rows = "; ".join(", ".join(map(_number, row)) for row in w)
+            parts.append(f"W = [{rows}]")
+        if exp.feedback is not None:
+            beta = "-" if exp.feedback == -1 else f"{_number(exp.feedback)} "
+            parts.append(f"b = {beta}m1(t)/m0(0)")
+        elif exp.fits_target:
+            parts.append("b fitted")
+        else:
+            b = exp.bias
+            parts.append(f"b = {_number(b[0])}" if exp.dimension == 1
+                         else f"b = ({', '.join(map(_number, b))})")  # fmt: skip
+    if exp.diffusion is not None:
+        kind = exp.diffusion["kind"]
+        parts.append(f"K = {_number(exp.diffusion['value'])}" if kind == "constant"
+                     else "K polynomial" if kind == "polynomial" else "K fitted")  # fmt: skip
+    if law:
+        parts.append(f"f0 = {_law(exp.initial)}")
+    return ", ".join(parts)
 
 
 def trajectories(particles: xr.Dataset, vehicles: xr.Dataset, bins: int = 12) -> xr.Dataset:
@@ -102,38 +159,20 @@ def regression_panels(regression: xr.Dataset) -> xr.Dataset:
 # drawing are made. The workflow reads this registry to wire the figure rules.
 
 
+def _moments_figure(inp, cfg, names, heading=""):
+    """Figs. 1 and 2: ``names`` of the two experiments of Fig. 1, a panel each."""
+    labels = ("fig1_b0", "fig1_feedback")
+    ds = moments_panel({k: inp["moments"][k] for k in labels}, names)
+    titles = {k: heading + network_label(cfg.experiments[k]) for k in labels}
+    return ds, ("moments", dict(names=names, titles=titles))
+
+
 def _fig1(inp, cfg):
-    ds = moments_panel(
-        {"b = 0": inp["moments"]["fig1_b0"], "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
-        ["m0", "m1", "m2"],
-    )
-    return ds, (
-        "moments",
-        dict(
-            names=["m0", "m1", "m2"],
-            titles={
-                "b = 0": "σ(x) = x, w = -1, b = 0",
-                "b = -m1(t)/m0(0)": "σ(x) = x, w = -1, b = -m1(t)/m0(0)",
-            },
-        ),
-    )
+    return _moments_figure(inp, cfg, ["m0", "m1", "m2"])
 
 
 def _fig2(inp, cfg):
-    ds = moments_panel(
-        {"b = 0": inp["moments"]["fig1_b0"], "b = -m1(t)/m0(0)": inp["moments"]["fig1_feedback"]},
-        ["energy", "variance"],
-    )
-    return ds, (
-        "moments",
-        dict(
-            names=["energy", "variance"],
-            titles={
-                "b = 0": "energy and variance, b = 0",
-                "b = -m1(t)/m0(0)": "energy and variance, feedback b",
-            },
-        ),
-    )
+    return _moments_figure(inp, cfg, ["energy", "variance"], "energy and variance, ")
 
 
 def _fig3(inp, cfg):
@@ -143,8 +182,9 @@ def _fig3(inp, cfg):
     )
 
 
-def _snapshots(inp, cfg, name, title, xlabel="x"):
+def _snapshots(inp, cfg, name, heading, xlabel="x"):
     exp = cfg.experiments[name]
+    title = f"{heading}, {network_label(exp, law=True)}"
 
     def exact_masses(t, edges):  # the exact solution the ledger checks the PDE against
         return exact_cell_masses(exp, inp["data"], [edges], t)
@@ -159,7 +199,7 @@ def _fig6(inp, cfg):
     exp = cfg.experiments["fig6_regression_2d"]
     return density_2d_snapshots(inp["pde"]["fig6_regression_2d"], exp.output_times), (
         "densities_2d",
-        dict(title="2-D mean-field model, W = diag(1, -1), b = (-1, 0)"),
+        dict(title=f"2-D mean-field model, {network_label(exp)}"),
     )
 
 
@@ -197,9 +237,7 @@ FIGURES = {
     "fig4": dict(
         pde=["fig4_tanh"],
         particles=["fig4_tanh"],
-        build=lambda i, c: _snapshots(
-            i, c, "fig4_tanh", "Mean-field solution, f0 = U[2,8], w = 1, b = -5"
-        ),
+        build=lambda i, c: _snapshots(i, c, "fig4_tanh", "Mean-field solution"),
     ),
     "fig5": dict(
         build=lambda i, c: (regression_panels(i["data"]["regression"]), ("regression", {}))
@@ -208,17 +246,13 @@ FIGURES = {
     "fig7": dict(
         pde=["fig7_regression_1d"],
         particles=["fig7_regression_1d"],
-        build=lambda i, c: _snapshots(
-            i, c, "fig7_regression_1d", "1-D regression model, w = 1, b = -1", "slope"
-        ),
+        build=lambda i, c: _snapshots(i, c, "fig7_regression_1d", "1-D regression model", "slope"),
     ),
     "fig8": dict(pde=["fig8_novel_target"], build=_fig8),
     "fig9": dict(
         pde=["fig9_fokker_planck"],
         particles=["fig9_fokker_planck"],
-        build=lambda i, c: _snapshots(
-            i, c, "fig9_fokker_planck", "Fokker-Planck model, σ = id, w = -1, b = 0, K = 1"
-        ),
+        build=lambda i, c: _snapshots(i, c, "fig9_fokker_planck", "Fokker-Planck model"),
     ),
     "fig10": dict(pde=["fit_uniform", "fit_gaussian", "fit_vehicles"], build=_fig10),
 }

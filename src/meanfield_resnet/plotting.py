@@ -104,19 +104,21 @@ def _panels(n: int, width: float = 4.2, height: float = 3.4):
 
 
 def moments(ds: xr.Dataset, names, titles: dict[str, str]):
-    """Figs. 1 and 2: moments against time per experiment; PDE lines, exact dashed,
-    particle markers."""
-    fig, axes = _panels(ds.sizes["experiment"])
+    """Figs. 1 and 2: moments against time per experiment (a panel each, in the order of
+    ``titles``); PDE lines, exact dashed, particle markers. ``ds`` has one ``point`` per
+    experiment, source and time."""
+    fig, axes = _panels(len(titles))
     colors = dict(zip(names, palette(len(names)), strict=True))
-    for ax, label in zip(axes, ds.experiment.values, strict=True):
-        sub = ds.sel(experiment=label)
+    experiment, source = ds["experiment"].values, ds["source"].values
+    for ax, label in zip(axes, titles, strict=True):
         for name in names:
-            for source in sub.source.values:
-                style = dict(SOURCE_STYLE[str(source)])
+            for src in dict.fromkeys(source[experiment == label]):
+                pick = (experiment == label) & (source == src)
+                style = dict(SOURCE_STYLE[str(src)])
                 style.setdefault("color", colors[name])
-                lab = name if source == "pde" else None
-                ax.plot(sub.time, sub[name].sel(source=source), label=lab, **style)
-        ax.set(title=titles[str(label)], xlabel="t")
+                lab = name if src == "pde" else None
+                ax.plot(ds["time"].values[pick], ds[name].values[pick], label=lab, **style)
+        ax.set(title=titles[label], xlabel="t")
         ax.legend(title="PDE (line), exact (--), particles (o)", fontsize=8)
     return fig
 
