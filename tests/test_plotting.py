@@ -232,3 +232,30 @@ def test_network_label_states_the_settings_that_were_run(test_config_dict):
     assert label(cfg["fig1_feedback"]).endswith("b = -0.5 m1(t)/m0(0)")
     assert "W = [-0.4, 0.2; 0.1, -0.7], b = (0.3, -0.2)" in label(cfg["fig6_regression_2d"])
     assert "K = 0.3" in label(cfg["fig9_fokker_planck"])
+
+
+def test_fitting_figure_keeps_each_experiments_own_cells_and_times():
+    """Fig. 10 with fitted experiments on different grids and output times: no padding,
+    each experiment's values where they were computed, and a curve of each drawn."""
+    names = figures.FIGURES["fig10"]["pde"]
+    pde = {}
+    for k, name in enumerate(names):
+        cells, times = 50 + 10 * k, np.linspace(0, 2, 3 + k)
+        x = np.linspace(-1, 1, cells)
+        shape = (times.size, cells)
+        pde[name] = xr.Dataset(
+            {"x": ("cell", x), "density": (("time", "cell"), np.full(shape, 0.5)),
+             "target_density": (("time", "cell"), np.full(shape, 0.5)),
+             "w1_to_target": ("time", np.exp(-times) + k)},
+            coords={"time": times},
+        )  # fmt: skip
+    ds, (draw, _) = figures.FIGURES["fig10"]["build"]({"pde": pde}, None)
+    assert ds.sizes["cell_point"] == 50 + 60 + 70 and ds.sizes["time_point"] == 3 + 4 + 5
+    last = ds["cell_experiment"].values == names[-1]
+    np.testing.assert_array_equal(ds["x"].values[last], np.linspace(-1, 1, 70))
+    np.testing.assert_array_equal(
+        ds["time"].values[ds["time_experiment"].values == names[1]], np.linspace(0, 2, 4)
+    )
+    fig = getattr(plotting, draw)(ds)
+    assert [len(ax.get_lines()) for ax in fig.axes] == [3, 6]
+    plt.close(fig)

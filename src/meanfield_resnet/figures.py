@@ -219,15 +219,39 @@ def _fig8(inp, cfg):
 
 
 def _fig10(inp, cfg):
-    parts = []
-    for name in FIGURES["fig10"]["pde"]:
-        p = inp["pde"][name]
-        final = p.isel(time=-1)
-        # each experiment keeps its own cells: x is a variable over (experiment, cell)
-        fields = {k: final[k].reset_coords(drop=True) for k in ("density", "target_density", "x")}
-        fields["w1_to_target"] = p["w1_to_target"].reset_coords(drop=True)
-        parts.append(xr.Dataset(fields).expand_dims(experiment=[name]))
-    return xr.concat(parts, dim="experiment"), ("fitting", {})
+    """The fitted targets: W1 to the target over each experiment's output times, and its
+    final density on its own cells (``cell_point`` and ``time_point`` carry the experiment
+    of each value: the experiments need not share grids or times)."""
+    names = FIGURES["fig10"]["pde"]
+    finals = [inp["pde"][name].isel(time=-1) for name in names]
+    w1 = [inp["pde"][name]["w1_to_target"] for name in names]
+
+    def joined(arrays, dim):
+        return (dim, np.concatenate([np.asarray(a).ravel() for a in arrays]))
+
+    cells = [f.sizes["cell"] for f in finals]
+    times = [w.sizes["time"] for w in w1]
+    ds = xr.Dataset(
+        {
+            **{
+                k: joined([f[k].values for f in finals], "cell_point")
+                for k in ("x", "density", "target_density")
+            },  # fmt: skip
+            "cell_experiment": joined(
+                [[n] * c for n, c in zip(names, cells, strict=True)], "cell_point"
+            ),
+            "w1_to_target": joined([w.values for w in w1], "time_point"),
+            "time": joined([w["time"].values for w in w1], "time_point"),
+            "time_experiment": joined(
+                [[n] * c for n, c in zip(names, times, strict=True)], "time_point"
+            ),
+        },
+        coords={"experiment": names},
+    )
+    for k in ("x", "density", "target_density", "w1_to_target", "time"):
+        source = finals[0][k] if k in finals[0] else w1[0][k]
+        ds[k].attrs = dict(source.attrs)
+    return ds, ("fitting", {})
 
 
 FIGURES = {

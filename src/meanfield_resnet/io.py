@@ -70,6 +70,8 @@ VARIABLES = {
     "particle_density": ("histogram density of the network's particles", "1/length^d"),
     "exact_density": ("exact density (cell average)", "1/length^d"),
     "experiment": ("experiment name", "1"),
+    "cell_experiment": ("experiment of the cell value at this point", "1"),
+    "time_experiment": ("experiment of the time value at this point", "1"),
     "view_lower": ("lower corner of the plotted window (central 99.9 % of the mass)", "1"),
     "view_upper": ("upper corner of the plotted window (central 99.9 % of the mass)", "1"),
     "solver": ("solver and test problem", "1"),

@@ -262,15 +262,20 @@ def regression(ds: xr.Dataset):
 
 
 def fitting(ds: xr.Dataset):
-    """W1 distance to the target law over time for each fitted target."""
+    """W1 distance to the target law over time for each fitted target, and the final
+    densities; ``ds`` holds each experiment's values on ``time_point`` and ``cell_point``
+    (:func:`meanfield_resnet.figures._fig10`)."""
     fig, axes = _panels(2)
+    curves = []
     for label in ds.experiment.values:
-        sub = ds.sel(experiment=label)
-        axes[0].semilogy(sub.time, sub.w1_to_target, marker="o", label=str(label))
-        axes[1].plot(sub.x, sub.density, label=f"{label}: final")
-        axes[1].plot(sub.x, sub.target_density, "k--", lw=1)
-    curves = [(ds.x.sel(experiment=e).values, ds[v].sel(experiment=e).values)
-              for e in ds.experiment.values for v in ("density", "target_density")]  # fmt: skip
+        t = ds["time_experiment"].values == label
+        c = ds["cell_experiment"].values == label
+        x = ds["x"].values[c]
+        axes[0].semilogy(ds["time"].values[t], ds["w1_to_target"].values[t], marker="o",
+                         label=str(label))  # fmt: skip
+        axes[1].plot(x, ds["density"].values[c], label=f"{label}: final")
+        axes[1].plot(x, ds["target_density"].values[c], "k--", lw=1)
+        curves += [(x, ds[v].values[c]) for v in ("density", "target_density")]
     axes[1].set_xlim(*mass_window(curves))
     axes[0].set(xlabel="t", ylabel="W1(f(t), target)", title="distance to the target")
     axes[1].set(xlabel="x", ylabel="density", title="final density (target dashed)")
