@@ -65,18 +65,20 @@ class ConfigError(ValueError):
     """A configuration that fails the schema or a consistency check; names the key path."""
 
 
-def read_schema(name: str) -> dict:
-    """A schema file shipped in ``schemas/``, parsed by libyaml's safe loader where PyYAML
-    has it (every job validates its configuration: the pure-Python loader takes 0.1 s of
-    it), else by the pure-Python one; the two give the same mapping."""
-    text = resources.files(__package__).joinpath("schemas", name).read_text()
+def read_schema(path: str) -> dict:
+    """A schema file of the package, by its path in it (``"schemas/config.schema.yaml"``,
+    written out in the call: ``code_inputs`` finds the data files a module reads by such
+    strings), parsed by libyaml's safe loader where PyYAML has it (every job validates its
+    configuration: the pure-Python loader takes 0.1 s of it), else by the pure-Python one;
+    the two give the same mapping."""
+    text = resources.files(__package__).joinpath(path).read_text()
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict:
     """The schema file, with the activations' enum filled in from their registry."""
-    out = read_schema("config.schema.yaml")
+    out = read_schema("schemas/config.schema.yaml")
     out["$defs"]["experiment"]["properties"]["activation"]["enum"] = list(ACTIVATIONS)
     return out
 

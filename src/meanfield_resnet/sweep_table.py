@@ -43,7 +43,7 @@ PATH_CHARACTERS = re.compile(r"[/\\]|\.\.|\s")
 @functools.lru_cache(maxsize=1)
 def _row_schema() -> dict:
     """The schema of a row, with the activations' enum filled in from their registry."""
-    out = read_schema("sweep.schema.yaml")
+    out = read_schema("schemas/sweep.schema.yaml")
     out["properties"]["activation"]["enum"] = list(ACTIVATIONS)
     return out
 
